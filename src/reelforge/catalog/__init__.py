@@ -1,0 +1,1 @@
+"""Catalog services: projects, assets, datasets, model registry, lineage and provenance."""

@@ -1,0 +1,120 @@
+"""Asset commands: add, ls, show, export, tag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from reelforge.cli.common import console, emit_json, err_console, human_bytes, state, studio
+
+
+def _info_line(info: dict) -> str:
+    k = info.get("kind")
+    if k == "image":
+        return f"{info.get('width')}x{info.get('height')} {info.get('mode', '')}"
+    if k == "video":
+        return f"{info.get('width')}x{info.get('height')} {info.get('fps') or 0:.2f}fps {info.get('duration') or 0:.1f}s {info.get('codec', '')}"
+    if k == "audio":
+        return f"{info.get('sample_rate')}Hz {info.get('channels')}ch {info.get('duration') or 0:.1f}s"
+    return f"{info.get('line_count', '')} lines"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def add(
+        paths: list[Path] = typer.Argument(..., help="files and folders (recursive)"),
+        project: str | None = typer.Option(None, "--project", "-P"),
+        tag: list[str] = typer.Option([], "--tag", "-t", help="tag to put on every added asset"),
+        name: str | None = typer.Option(None, help="catalog name for a single file"),
+        skip_invalid: bool = typer.Option(False, help="add the valid files and report the others"),
+    ) -> None:
+        """Ingest images, video, audio and screenplays (type from content; validated; deduplicated)."""
+        s = studio()
+        with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      console=err_console, transient=True) as bar:
+            t = bar.add_task("", total=None)
+            report = s.assets.add(
+                paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid,
+                progress=lambda d, n, m: bar.update(t, completed=d, total=n, description=m[-60:]),
+            )
+        if state.json_output:
+            emit_json({"added": [a.to_dict() for a in report.added], "duplicates": [a.id for a in report.duplicates],
+                       "rejected": report.rejected})
+            return
+        for a in report.added:
+            console.print(f"added {a.id} {a.kind:10} {a.name}")
+        for a in report.duplicates:
+            console.print(f"[dim]exists {a.id} {a.kind:10} {a.name}[/]")
+        for path, msg in report.rejected:
+            err_console.print(f"[red]rejected[/] {path}: {msg}")
+        console.print(f"{len(report.added)} added, {len(report.duplicates)} already present, "
+                      f"{len(report.rejected)} rejected")
+        if report.rejected:
+            raise typer.Exit(2)
+
+    @app.command("ls")
+    def ls(
+        kind: str | None = typer.Option(None, help="image, video, audio, screenplay or document"),
+        tag: list[str] = typer.Option([], "--tag", "-t"),
+        name: str | None = typer.Option(None, help="name glob, e.g. 'plates/*.png'"),
+        project: str | None = typer.Option(None, "--project", "-P"),
+        job: str | None = typer.Option(None, help="only outputs of this job"),
+        limit: int = typer.Option(200),
+    ) -> None:
+        """List assets."""
+        assets = studio().assets.list(project=project, kind=kind, tags=tag, name=name, created_by_job=job, limit=limit)
+        if state.json_output:
+            emit_json([a.to_dict() for a in assets])
+            return
+        table = Table("id", "kind", "name", "size", "info", "tags")
+        for a in assets:
+            table.add_row(a.id, a.kind, a.name, human_bytes(a.size), _info_line(a.info), ",".join(a.tags))
+        console.print(table)
+
+    @app.command()
+    def show(ref: str = typer.Argument(..., help="asset, dataset, model or job id (or a name)")) -> None:
+        """Show one asset, dataset version, model or job."""
+        from reelforge.ids import id_kind
+
+        s = studio()
+        kind = id_kind(ref)
+        if kind in ("dsv", "dst"):
+            obj = s.datasets.get(ref)
+        elif kind == "mdl":
+            obj = s.models.get(ref)
+        elif kind == "job":
+            obj = s.jobs.get(ref)
+        else:
+            obj = s.assets.get(ref)
+        data = obj.to_dict()
+        if "items" in data and not state.json_output:
+            data["items"] = f"{len(data['items'])} items"
+        emit_json(data)
+
+    @app.command()
+    def export(
+        refs: list[str] = typer.Argument(..., help="asset ids, then the destination folder"),
+        overwrite: bool = typer.Option(False),
+    ) -> None:
+        """Copy assets out of the studio: reelforge export ID… DIR."""
+        if len(refs) < 2:
+            raise typer.BadParameter("give at least one asset id and a destination folder")
+        *ids, dest = refs
+        for p in studio().assets.export(ids, dest, overwrite=overwrite):
+            console.print(str(p))
+
+    @app.command()
+    def tag(
+        ids: list[str] = typer.Argument(..., help="asset ids"),
+        add: list[str] = typer.Option([], "--add", "-a"),
+        remove: list[str] = typer.Option([], "--remove", "-r"),
+    ) -> None:
+        """Add or remove tags."""
+        if not add and not remove:
+            raise typer.BadParameter("nothing to do: give --add or --remove")
+        for a in studio().assets.tag(ids, add, remove):
+            console.print(f"{a.id} {a.name}: {', '.join(a.tags) or '(no tags)'}")
+

@@ -1,0 +1,1 @@
+"""Job system: task registry, DB-backed queue, task context, workers and executors."""

@@ -1,0 +1,360 @@
+"""``TaskContext``: everything a task may touch — typed params, inputs, outputs, progress, resume."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import select
+
+from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion, Job, Model
+from reelforge.compute import checkpoint as ckpt
+from reelforge.db.engine import session_scope
+from reelforge.db.models import JobInputRow
+from reelforge.errors import Cancelled
+
+if TYPE_CHECKING:
+    from PIL import Image
+    from pydantic import BaseModel
+
+    from reelforge.compute.registry import TaskSpec
+    from reelforge.studio import Studio
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class AssetInput:
+    asset: Asset
+    path: Path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.asset, name)
+
+
+@dataclass
+class DatasetInputItem:
+    asset: Asset
+    path: Path
+    label: str | None
+    split: str
+    caption: str | None
+
+
+@dataclass
+class DatasetInput:
+    version: DatasetVersion
+    items: list[DatasetInputItem]
+
+    @property
+    def id(self) -> str:
+        return self.version.id
+
+    @property
+    def labels(self) -> list[str]:
+        return self.version.labels
+
+    def split(self, name: str) -> list[DatasetInputItem]:
+        return [i for i in self.items if i.split == name]
+
+
+@dataclass
+class ModelInput:
+    model: Model
+    dir: Path
+
+    @property
+    def id(self) -> str:
+        return self.model.id
+
+    def path(self, name: str) -> Path:
+        return self.dir / name
+
+
+class Reporter:
+    """Buffers progress, logs and metrics; writes them at most every ``interval`` seconds."""
+
+    def __init__(self, studio: Studio, job: Job, worker_id: str, interval: float = 0.5) -> None:
+        self.studio, self.job, self.worker_id, self.interval = studio, job, worker_id, interval
+        self._lock = threading.Lock()
+        self._progress: tuple[float, float, str] | None = None
+        self._logs: list[tuple[float, str, str]] = []
+        self._metrics: list[tuple[str, int, float, float]] = []
+        self._last = 0.0
+        self.lost = False
+
+    def progress(self, done: float, total: float, message: str) -> None:
+        with self._lock:
+            self._progress = (float(done), float(total), message)
+        self.maybe_flush()
+
+    def log(self, level: str, message: str) -> None:
+        with self._lock:
+            self._logs.append((time.time(), level, message))
+        self.maybe_flush()
+
+    def metric(self, name: str, value: float, step: int) -> None:
+        with self._lock:
+            self._metrics.append((name, int(step), float(value), time.time()))
+        self.maybe_flush()
+
+    def maybe_flush(self) -> None:
+        if time.monotonic() - self._last >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            progress, logs, metrics = self._progress, self._logs, self._metrics
+            self._progress, self._logs, self._metrics = None, [], []
+            self._last = time.monotonic()
+        if progress is None and not logs and not metrics:
+            return
+        ok = self.studio.jobs.report(self.job.id, self.worker_id, self.job.attempt, progress, logs, metrics)
+        if not ok:
+            self.lost = True
+
+
+class TaskContext:
+    def __init__(
+        self, studio: Studio, job: Job, spec: TaskSpec, params: BaseModel, worker_id: str, reporter: Reporter
+    ) -> None:
+        self.studio, self.job, self.spec, self.params = studio, job, spec, params
+        self.worker_id, self._reporter = worker_id, reporter
+        self._cancel = threading.Event()
+        self._recorded_inputs: set[str] = {i["id"] for i in job.inputs}
+        self.outputs: list[str] = []
+        self.result: dict[str, Any] = {}
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+
+    # -- identity ----------------------------------------------------------------------------
+    @property
+    def job_id(self) -> str:
+        return self.job.id
+
+    @property
+    def seed(self) -> int:
+        return self.job.seed
+
+    @property
+    def attempt(self) -> int:
+        return self.job.attempt
+
+    @property
+    def device(self) -> str:
+        """'cuda' when the task asks for a GPU and one is visible, else 'cpu'."""
+        if self.spec.resources.gpus > 0:
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    return "cuda"
+            except ImportError:
+                pass
+        return "cpu"
+
+    @property
+    def workdir(self) -> Path:
+        """A private scratch folder, removed when the attempt ends."""
+        if self._workdir is None:
+            base = self.studio.settings.cache_dir / "work"
+            base.mkdir(parents=True, exist_ok=True)
+            self._workdir = tempfile.TemporaryDirectory(prefix=f"{self.job.id}-", dir=base)
+        return Path(self._workdir.name)
+
+    def close(self) -> None:
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _record_input(self, ref_id: str, kind: str) -> None:
+        if ref_id in self._recorded_inputs:
+            return
+        self._recorded_inputs.add(ref_id)
+        with session_scope(self.studio.Session) as s:
+            if s.get(JobInputRow, (self.job.id, ref_id)) is None:
+                s.add(JobInputRow(job_id=self.job.id, ref_id=ref_id, ref_kind=kind, role="read"))
+
+    def asset(self, ref: str) -> AssetInput:
+        a = self.studio.assets.get(ref, self.job.project_id)
+        self._record_input(a.id, "asset")
+        return AssetInput(a, self.studio.assets.local_path(a))
+
+    def dataset(self, ref: str) -> DatasetInput:
+        v = self.studio.datasets.get(ref, self.job.project_id)
+        self._record_input(v.id, "dataset")
+        assets = {a.id: a for a in self.studio.assets.get_many([i.asset_id for i in v.items])}
+        items = [self._item(assets[i.asset_id], i) for i in v.items]
+        return DatasetInput(v, items)
+
+    def _item(self, a: Asset, it: DatasetItem) -> DatasetInputItem:
+        return DatasetInputItem(a, self.studio.assets.local_path(a), it.label, it.split, it.caption)
+
+    def model(self, ref: str) -> ModelInput:
+        m = self.studio.models.get(ref, self.job.project_id)
+        self._record_input(m.id, "model")
+        return ModelInput(m, self.studio.models.materialize(m))
+
+    # -- outputs -----------------------------------------------------------------------------
+    def provenance_record(self, **extra: Any) -> dict[str, Any]:
+        with session_scope(self.studio.Session) as s:
+            inputs = [
+                {"id": r.ref_id, "kind": r.ref_kind, "role": r.role}
+                for r in s.scalars(select(JobInputRow).where(JobInputRow.job_id == self.job.id).order_by(JobInputRow.ref_id))
+            ]
+        return {
+            "job_id": self.job.id,
+            "task": self.job.task,
+            "params": self.job.params,
+            "seed": self.job.seed,
+            "inputs": inputs,
+            "code_version": self.job.code_version,
+            "created_at": time.time(),
+            **extra,
+        }
+
+    def save_asset(
+        self,
+        src: Path | bytes,
+        name: str,
+        *,
+        tags: Sequence[str] = (),
+        meta: dict[str, Any] | None = None,
+        asset_id: str | None = None,
+    ) -> Asset:
+        """Ingest an output file (validated like any upload); lineage points at this job."""
+        if isinstance(src, bytes):
+            path = self.workdir / f"out-{len(self.outputs)}{Path(name).suffix}"
+            path.write_bytes(src)
+            src = path
+        report = self.studio.assets.add(
+            [src], project=self.job.project_id, name=name, tags=tags, meta=meta,
+            created_by_job=self.job.id, asset_id=asset_id,
+        )
+        asset = report.assets[0]
+        self.outputs.append(asset.id)
+        return asset
+
+    def save_image(
+        self,
+        image: Image.Image,
+        name: str,
+        *,
+        source_type: str | None = None,
+        record: dict[str, Any] | None = None,
+        tags: Sequence[str] = (),
+        meta: dict[str, Any] | None = None,
+    ) -> Asset:
+        """Save a PNG that embeds its provenance (job, inputs, params, seed; IPTC source type)."""
+        from reelforge.catalog.provenance import write_png
+        from reelforge.ids import new_id
+
+        if not name.lower().endswith(".png"):
+            name += ".png"
+        asset_id = new_id("ast")
+        path = self.workdir / f"{asset_id}.png"
+        full = write_png(image, path, {**self.provenance_record(**(record or {})), "asset_id": asset_id}, source_type)
+        return self.save_asset(path, name, tags=tags, meta={**(meta or {}), "provenance": {
+            k: full[k] for k in ("schema", "digital_source_type", "pixel_sha256") if k in full
+        }, **({"generation": record} if record else {})}, asset_id=asset_id)
+
+    def save_model(
+        self,
+        name: str,
+        files: dict[str, Path | bytes],
+        *,
+        kind: str,
+        config: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+    ) -> Model:
+        model = self.studio.models.register(
+            name, files, kind=kind, config=config, metrics=metrics, project=self.job.project_id,
+            created_by_job=self.job.id,
+        )
+        self.outputs.append(model.id)
+        return model
+
+    def save_dataset(self, name: str, assets: Sequence[str], **kw: Any) -> DatasetVersion:
+        v = self.studio.datasets.create(name, project=self.job.project_id, assets=list(assets),
+                                        created_by_job=self.job.id, **kw)
+        self.outputs.append(v.id)
+        return v
+
+    # -- reporting ---------------------------------------------------------------------------
+    def progress(self, done: float, total: float, message: str = "") -> None:
+        self._reporter.progress(done, total, message)
+        if self._reporter.lost:
+            self._cancel.set()
+
+    def log(self, message: str, level: str = "info") -> None:
+        self._reporter.log(level, str(message))
+
+    def metric(self, name: str, value: float, step: int) -> None:
+        self._reporter.metric(name, value, step)
+
+    # -- resume ------------------------------------------------------------------------------
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        """Persist resumable state (tensors, arrays, numbers, strings; no pickle)."""
+        self._reporter.flush()
+        self.studio.jobs.save_checkpoint(self.job.id, self.worker_id, ckpt.dumps(state))
+
+    def restore(self) -> dict[str, Any] | None:
+        data = self.studio.jobs.load_checkpoint(self.job.id)
+        if data is None:
+            return None
+        self.log(f"resuming from checkpoint ({len(data)} bytes)")
+        return ckpt.loads(data)
+
+    # -- cancel ------------------------------------------------------------------------------
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled(f"job {self.job.id} was cancelled")
+
+    # -- fan-out -----------------------------------------------------------------------------
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Iterable[T],
+        *,
+        workers: int | None = None,
+        progress_message: str = "",
+    ) -> list[R]:
+        """Apply a picklable top-level ``fn`` over items in a local process pool, in order."""
+        items = list(items)
+        n = workers or self.studio.settings.worker_concurrency
+        if n <= 1 or len(items) <= 1:
+            out = []
+            for i, item in enumerate(items):
+                self.check_cancelled()
+                out.append(fn(item))
+                self.progress(i + 1, len(items), progress_message)
+            return out
+        results: list[Any] = [None] * len(items)
+        mp = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=min(n, len(items)), mp_context=mp) as pool:
+            futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+            done = 0
+            try:
+                for fut in cf.as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    done += 1
+                    self.progress(done, len(items), progress_message)
+                    self.check_cancelled()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        return results
+

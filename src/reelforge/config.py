@@ -1,0 +1,133 @@
+"""Studio settings: ``reelforge.toml`` in the studio home, overridden by ``REELFORGE_*`` env vars."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from reelforge.errors import InvalidInput, NotFound
+from reelforge.media.limits import MediaLimits
+
+CONFIG_NAME = "reelforge.toml"
+ENV_PREFIX = "REELFORGE_"
+
+
+@dataclass
+class Settings:
+    home: Path
+    database_url: str = ""
+    blob_url: str = ""
+    cache_dir: Path | None = None
+    worker_concurrency: int = 2
+    lease_seconds: float = 30.0
+    heartbeat_seconds: float = 5.0
+    max_attempts: int = 3
+    retry_backoff_seconds: float = 2.0
+    default_project: str = "default"
+    limits: MediaLimits = field(default_factory=MediaLimits)
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home / 'catalog.db'}"
+        if not self.blob_url:
+            self.blob_url = f"file://{self.home / 'blobs'}"
+        self.cache_dir = Path(self.cache_dir).resolve() if self.cache_dir else self.home / "cache"
+
+    # -- persistence -------------------------------------------------------------------------
+    def to_toml(self) -> dict[str, Any]:
+        """What goes into reelforge.toml: only values that differ from the derived defaults."""
+        data: dict[str, Any] = {}
+        default = Settings(home=self.home)
+        for f in fields(self):
+            if f.name in ("home", "limits"):
+                continue
+            value = getattr(self, f.name)
+            if value != getattr(default, f.name):
+                data[f.name] = str(value) if isinstance(value, Path) else value
+        limits = {k: v for k, v in asdict(self.limits).items() if v != getattr(MediaLimits(), k)}
+        if limits:
+            data["limits"] = limits
+        return data
+
+    def write(self) -> Path:
+        path = self.home / CONFIG_NAME
+        body = "# reelforge studio settings; REELFORGE_* environment variables override these.\n"
+        body += tomli_w.dumps(self.to_toml())
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(body, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+_INT_FIELDS = {"worker_concurrency", "max_attempts"}
+_FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds"}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        if name in _INT_FIELDS:
+            return int(value)
+        if name in _FLOAT_FIELDS:
+            return float(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"setting {name} must be a number, got {value!r}") from None
+    return value
+
+
+def load_settings(home: str | Path, overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings for the studio at ``home``: toml file, then env vars, then explicit overrides."""
+    home = Path(home).resolve()
+    values: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    cfg = home / CONFIG_NAME
+    if cfg.exists():
+        try:
+            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"{cfg}: invalid TOML: {exc}") from None
+        limits.update(data.pop("limits", {}) or {})
+        values.update(data)
+    known = {f.name for f in fields(Settings)} - {"home", "limits"}
+    for name in known:
+        env = os.environ.get(ENV_PREFIX + name.upper())
+        if env is not None and env != "":
+            values[name] = env
+    for f in fields(MediaLimits):
+        env = os.environ.get(ENV_PREFIX + "LIMIT_" + f.name.upper())
+        if env:
+            limits[f.name] = env
+    values.update(overrides or {})
+    if "limits" in values:
+        extra = values.pop("limits")
+        limits.update(asdict(extra) if isinstance(extra, MediaLimits) else dict(extra))
+    unknown = set(values) - known
+    if unknown:
+        raise InvalidInput(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    try:
+        lim = MediaLimits(**{k: type(getattr(MediaLimits(), k))(v) for k, v in limits.items()})
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"invalid limits: {exc}") from None
+    return Settings(home=home, limits=lim, **{k: _coerce(k, v) for k, v in values.items()})
+
+
+def find_home(start: str | Path | None = None) -> Path:
+    """The studio to use: an explicit path, ``REELFORGE_HOME``, or the nearest reelforge.toml upwards."""
+    if start is not None:
+        path = Path(start).resolve()
+        if not (path / CONFIG_NAME).exists():
+            raise NotFound(f"no studio at {path} (run: reelforge init {path})")
+        return path
+    env = os.environ.get("REELFORGE_HOME")
+    if env:
+        return find_home(env)
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).exists():
+            return candidate
+    raise NotFound("no studio here: run `reelforge init DIR`, pass --studio DIR or set REELFORGE_HOME")

@@ -1,0 +1,111 @@
+"""Engines and sessions: SQLite in WAL mode with foreign keys on, or PostgreSQL via psycopg 3."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from reelforge.errors import InvalidInput
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_upgrade_lock = threading.Lock()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        if url.startswith("sqlite"):
+            # isolation_level=None hands transaction control to our BEGIN IMMEDIATE below, so a
+            # read-then-write transaction never hits SQLite's lock-upgrade deadlock.
+            engine = create_engine(url, connect_args={"timeout": 30, "isolation_level": None})
+            event.listen(engine, "connect", _sqlite_pragmas)
+
+            @event.listens_for(engine, "begin")
+            def _begin(conn) -> None:  # type: ignore[no-untyped-def]
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        elif url.startswith("postgresql"):
+            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        else:
+            raise InvalidInput(f"unsupported database URL {url!r} (use sqlite:/// or postgresql+psycopg://)")
+    except ArgumentError as exc:
+        raise InvalidInput(f"invalid database URL: {exc}") from None
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision(engine: Engine) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+def upgrade(engine: Engine) -> bool:
+    """Bring the schema to the newest migration; True when something was applied."""
+    from alembic import command
+
+    with _upgrade_lock:
+        try:
+            if current_revision(engine) == head_revision(engine):
+                return False
+        except OperationalError as exc:
+            raise InvalidInput(f"cannot open the catalog database: {exc.orig}") from None
+        cfg = _alembic_config(engine)
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return True
+
+
+def table_names(engine: Engine) -> list[str]:
+    return inspect(engine).get_table_names()
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

@@ -1,0 +1,123 @@
+"""The embedded demo studio: data that ships with installed packages, run through real jobs.
+
+Each capability adds its steps to ``STEPS``; ``reelforge demo`` runs them in order through the
+queue and prints where the results are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reelforge.compute.queue import JobHandle
+    from reelforge.studio import Studio
+
+Follow = Callable[["JobHandle"], Any]
+
+
+@dataclass
+class DemoResult:
+    home: Path
+    assets: int = 0
+    datasets: list[str] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)
+    highlights: list[tuple[str, str]] = field(default_factory=list)  # (what, where)
+
+
+def hubble_crops(dest: Path, n: int = 96, size: int = 128, seed: int = 0) -> list[Path]:
+    """Random crops of scikit-image's Hubble deep field: a small 'nebula plates' set."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    field_img = data.hubble_deep_field()
+    h, w = field_img.shape[:2]
+    rng = np.random.default_rng(seed)
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        y, x = int(rng.integers(0, h - size)), int(rng.integers(0, w - size))
+        crop = field_img[y : y + size, x : x + size]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        p = dest / f"plate_{i:03d}.png"
+        Image.fromarray(np.ascontiguousarray(crop)).save(p)
+        out.append(p)
+    return out
+
+
+def sample_stills(dest: Path) -> list[Path]:
+    from PIL import Image
+    from skimage import data
+
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "immunohistochemistry"):
+        arr = getattr(data, name)()
+        p = dest / f"{name}.png"
+        Image.fromarray(arr).save(p)
+        out.append(p)
+    return out
+
+
+def pan_video(dest: Path, frames: int = 48, size: int = 256, fps: float = 24.0) -> Path:
+    """A slow camera pan across the Hubble field: a real H.264 clip for the video paths."""
+    from skimage import data
+
+    from reelforge.media import write_video
+
+    field_img = data.hubble_deep_field()
+    path = dest / "hubble_pan.mp4"
+    dest.mkdir(parents=True, exist_ok=True)
+
+    def gen():  # type: ignore[no-untyped-def]
+        for i in range(frames):
+            x = i * 8
+            yield field_img[100 : 100 + size, x : x + size].copy()
+
+    write_video(gen(), path, fps=fps)
+    return path
+
+
+def build(studio: Studio, follow: Follow, workdir: Path) -> DemoResult:
+    res = DemoResult(studio.home)
+    plates = hubble_crops(workdir / "nebula-plates")
+    stills = sample_stills(workdir / "stills")
+    video = pan_video(workdir / "footage")
+    report = studio.assets.add([workdir / "nebula-plates"], tags=["nebula", "plate"])
+    studio.assets.add(stills, tags=["still"])
+    studio.assets.add([video], tags=["footage"])
+    res.assets = len(studio.assets.list())
+    nebula = studio.datasets.create("nebula-plates", assets=[a.id for a in report.assets], seed=0)
+    res.datasets.append(nebula.ref)
+    stills_ds = studio.datasets.create("stills", tags=["still"])
+    res.datasets.append(stills_ds.ref)
+    assert len(plates) == nebula.n_items
+
+    for h in (
+        studio.jobs.submit("media.contact_sheet", {"dataset": nebula.ref, "columns": 12, "cell": 96}),
+        studio.jobs.submit("media.contact_sheet", {"dataset": stills_ds.ref, "label": "name"}),
+        studio.jobs.submit("media.fingerprint", {"dataset": nebula.ref}),
+        studio.jobs.submit("media.proxy", {"asset": "hubble_pan.mp4", "height": 144}),
+        studio.jobs.submit("media.proxy", {"asset": "astronaut.png", "max_side": 256}),
+    ):
+        job = follow(h)
+        res.jobs.append(job.id)
+        for out in job.result.get("outputs", []):
+            if out.startswith("ast_"):
+                a = studio.assets.get(out)
+                res.highlights.append((f"{job.task} → {a.name}", str(_export(studio, a, studio.home / "outputs"))))
+    for extra in EXTRA_STEPS:
+        extra(studio, follow, workdir, res)
+    return res
+
+
+def _export(studio: Studio, asset: Any, dest: Path) -> Path:
+    return studio.assets.export([asset.id], dest, overwrite=True)[0]
+
+
+# Capabilities append callables (studio, follow, workdir, result) here.
+EXTRA_STEPS: list[Callable[[Studio, Follow, Path, DemoResult], None]] = []

@@ -1,0 +1,331 @@
+"""Validate a file completely and describe it.
+
+``probe`` is the gate in front of the catalog: whatever passes it can be decoded by the rest of the
+platform. Limits are checked from headers first (no pixel/sample is decoded for an oversized file),
+then the content is decoded enough to catch truncation and corruption:
+
+* images: every frame is fully decoded;
+* video/audio: every packet is demuxed (cheap; catches truncated files against the container's index
+  and declared duration), the first frames are decoded, and the last GOP (video) or last seconds
+  (audio) are decoded after a seek, so an hour-long file is never decoded in full;
+* text/screenplays: strict UTF-8 decode of the whole file; FDX must be well-formed XML.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+from av.container import InputContainer
+
+from reelforge.errors import LimitExceeded, MediaError
+from reelforge.media._av import (
+    AV_ERRORS,
+    audio_stream,
+    channel_count,
+    check_audio_header,
+    check_video_header,
+    decode,
+    describe,
+    frame_rate,
+    open_input,
+    video_stream,
+)
+from reelforge.media.images import check_image_size, decoding, open_image
+from reelforge.media.info import MediaInfo
+from reelforge.media.limits import MediaLimits
+from reelforge.media.sniff import HEAD_BYTES, Sniffed, is_fdx, sniff, text_problem
+
+__all__ = ["MediaInfo", "probe"]
+
+# Containers whose index gives an exact packet count / whose declared duration is trustworthy.
+_EXACT_COUNT_FORMATS = {"mp4", "mov", "m4a"}
+_ESTIMATED_DURATION_FORMATS = {"mp3", "aac", "ogg", "ts"}
+_TAIL_AUDIO_SECONDS = 2.0
+
+
+def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
+    """Sniff, check limits, validate by decoding, and describe ``path``.
+
+    Raises MediaError (unsupported, corrupt, truncated), LimitExceeded (over ``limits``) or NotFound.
+    """
+    path = Path(path)
+    sniffed = sniff(path, limits)
+    size = path.stat().st_size
+    if sniffed.kind == "image":
+        return _probe_image(path, sniffed, size, limits)
+    if sniffed.kind in ("video", "audio"):
+        return _probe_av(path, sniffed, size, limits)
+    return _probe_text(path, sniffed, size, limits)
+
+
+# ---------------------------------------------------------------------------------------------- images
+
+
+def _probe_image(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
+    name = path.name
+    with open_image(path, limits, sniffed) as im, decoding(name):
+        width, height = im.size
+        mode = im.mode
+        has_alpha = mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+        orientation = im.getexif().get(0x0112)
+        n_frames = int(getattr(im, "n_frames", 1) or 1)
+        if n_frames > limits.max_image_frames:
+            raise LimitExceeded(
+                f"{name}: image has {n_frames} frames, over the limit of {limits.max_image_frames}"
+            )
+        total_ms = 0.0
+        for index in range(n_frames):
+            if index:
+                im.seek(index)
+                check_image_size(im.size, name, limits)
+            im.load()
+            total_ms += float(im.info.get("duration", 0) or 0)
+    info = MediaInfo(
+        kind="image",
+        format=sniffed.format,
+        mime=sniffed.mime,
+        size_bytes=size,
+        width=width,
+        height=height,
+        mode=mode,
+        frames=n_frames,
+        extra={"animated": n_frames > 1, "has_alpha": has_alpha},
+    )
+    if orientation:
+        info.extra["exif_orientation"] = int(orientation)
+    if n_frames > 1 and total_ms > 0:
+        info.duration = total_ms / 1000.0
+        info.fps = n_frames / info.duration
+    return info
+
+
+# --------------------------------------------------------------------------------------- video/audio
+
+
+@dataclass
+class _Scan:
+    packets: dict[int, int] = field(default_factory=dict)
+    start: dict[int, float] = field(default_factory=dict)
+    end: dict[int, float] = field(default_factory=dict)
+    last_key_pts: int | None = None
+    head_frames: int = 0
+
+    def extent(self, index: int | None = None) -> float:
+        keys = [index] if index is not None else list(self.end)
+        spans = [self.end[k] - self.start[k] for k in keys if k in self.end]
+        return max(spans, default=0.0)
+
+
+def _decode(packet: av.Packet | None, stream: av.stream.Stream, name: str) -> int:
+    return len(decode(stream, packet, name))
+
+
+def _demux_all(
+    container: InputContainer, primary: av.stream.Stream, name: str, max_seconds: float, fps: float | None
+) -> _Scan:
+    scan = _Scan()
+    frame_len = 1.0 / fps if fps else 0.0
+    try:
+        for packet in container.demux():
+            if packet.size == 0:
+                continue  # end-of-stream marker
+            stream = packet.stream
+            idx = stream.index
+            scan.packets[idx] = scan.packets.get(idx, 0) + 1
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if ts is not None and packet.time_base:
+                start = float(ts * packet.time_base)
+                length = float(packet.duration * packet.time_base) if packet.duration else 0.0
+                if idx == primary.index and not length:
+                    length = frame_len
+                scan.start[idx] = min(scan.start.get(idx, start), start)
+                scan.end[idx] = max(scan.end.get(idx, start + length), start + length)
+                if idx == primary.index and scan.end[idx] - scan.start[idx] > max_seconds:
+                    raise LimitExceeded(f"{name}: {primary.type} lasts over the limit of {max_seconds:.0f} s")
+            if idx == primary.index:
+                if packet.is_keyframe and ts is not None:
+                    scan.last_key_pts = ts
+                if not scan.head_frames:
+                    scan.head_frames = _decode(packet, primary, name)
+    except AV_ERRORS as err:
+        raise MediaError(f"{name}: corrupt or truncated file ({describe(err)})") from None
+    if not scan.head_frames and scan.packets.get(primary.index):
+        # Decoders with delay (B-frames, frame threads) emit their frames on flush.
+        scan.head_frames = _decode(None, primary, name)
+    return scan
+
+
+def _decode_tail(container: InputContainer, primary: av.stream.Stream, scan: _Scan, name: str) -> int:
+    """Seek to the last keyframe (video) or the last seconds (audio) and decode through to the end."""
+    if primary.type == "video":
+        target = scan.last_key_pts
+    else:
+        end = scan.end.get(primary.index)
+        target = None
+        if end is not None and primary.time_base:
+            target = int(max(0.0, end - _TAIL_AUDIO_SECONDS) / primary.time_base)
+    if target is None:
+        return -1  # no keyframe flags / timestamps: caller falls back to decoding everything
+    try:
+        container.seek(target, stream=primary, backward=True)
+    except AV_ERRORS:
+        return -1  # not seekable: caller falls back to decoding everything
+    frames = 0
+    try:
+        for packet in container.demux(primary):
+            if packet.size:
+                frames += _decode(packet, primary, name)
+    except AV_ERRORS as err:
+        raise MediaError(f"{name}: corrupt or truncated file near the end ({describe(err)})") from None
+    return frames + _decode(None, primary, name)
+
+
+def _decode_everything(path: Path, kind: str, name: str) -> int:
+    with open_input(path) as container:
+        stream = video_stream(container) if kind == "video" else audio_stream(container)
+        assert stream is not None
+        frames = 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    frames += _decode(packet, stream, name)
+        except AV_ERRORS as err:
+            raise MediaError(f"{name}: corrupt or truncated file ({describe(err)})") from None
+        frames += _decode(None, stream, name)
+        return frames
+
+
+def _mp3_counts_frames(path: Path) -> bool:
+    """True if the first MP3 frame is a Xing/Info/VBRI header, whose frame count makes the
+    declared duration exact (otherwise FFmpeg only estimates it from the bit rate)."""
+    with open(path, "rb") as f:
+        head = f.read(HEAD_BYTES)
+    offset = 0
+    if head.startswith(b"ID3") and len(head) >= 10:
+        offset = 10 + ((head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9])
+    first_frame = head[offset : offset + 200]
+    return any(tag in first_frame for tag in (b"Xing", b"Info", b"VBRI"))
+
+
+def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
+    name = path.name
+    with open_input(path) as container:
+        vstream = video_stream(container)
+        astream = audio_stream(container)
+        info = MediaInfo(kind=sniffed.kind, format=sniffed.format, mime=sniffed.mime, size_bytes=size)
+        fps: float | None = None
+        if sniffed.kind == "video":
+            if vstream is None:
+                raise MediaError(f"{name}: no video stream in {sniffed.format} file")
+            width, height, declared = check_video_header(vstream, container, name, limits)
+            fps = frame_rate(vstream)
+            primary: av.stream.Stream = vstream
+            max_seconds = limits.max_video_seconds
+            info.width, info.height, info.fps = width, height, fps
+            info.codec = vstream.codec_context.name
+            info.mode = vstream.codec_context.format.name if vstream.codec_context.format else None
+            if astream is not None:
+                info.sample_rate = astream.codec_context.sample_rate
+                info.channels = channel_count(astream)
+                info.extra["audio_codec"] = astream.codec_context.name
+        else:
+            if astream is None:
+                raise MediaError(f"{name}: no audio stream in {sniffed.format} file")
+            rate, channels, declared = check_audio_header(astream, container, name, limits)
+            primary = astream
+            max_seconds = limits.max_audio_seconds
+            info.sample_rate, info.channels = rate, channels
+            info.codec = astream.codec_context.name
+        primary.codec_context.thread_type = "AUTO"
+
+        scan = _demux_all(container, primary, name, max_seconds, fps)
+        count = scan.packets.get(primary.index, 0)
+        if count == 0:
+            raise MediaError(f"{name}: the {primary.type} stream has no data")
+        expected = primary.frames or 0
+        tolerance = 0 if sniffed.format in _EXACT_COUNT_FORMATS else max(2, expected // 100)
+        if expected and count < expected - tolerance:
+            raise MediaError(
+                f"{name}: truncated file: the index lists {expected} {primary.type} packets "
+                f"but only {count} could be read"
+            )
+        extent = scan.extent(primary.index)
+        trusted = sniffed.format not in _ESTIMATED_DURATION_FORMATS or (
+            sniffed.format == "mp3" and _mp3_counts_frames(path)
+        )
+        if (
+            declared
+            and trusted
+            and declared > 1.0
+            and scan.extent() < 0.9 * declared - 0.5
+        ):
+            raise MediaError(
+                f"{name}: truncated file: it declares {declared:.1f} s but holds only {scan.extent():.1f} s"
+            )
+        if scan.head_frames == 0:
+            raise MediaError(f"{name}: no {primary.type} frame could be decoded")
+        tail = _decode_tail(container, primary, scan, name)
+    # The container is closed: its streams must not be touched any more.
+    if tail <= 0:  # not seekable, or the seek landed past the last keyframe: decode it all
+        tail = _decode_everything(path, sniffed.kind, name)
+    if tail == 0:
+        raise MediaError(f"{name}: the end of the {sniffed.kind} stream cannot be decoded")
+
+    info.duration = extent if extent > 0 else declared
+    if sniffed.kind == "video":
+        info.frames = count
+    info.extra["decoded_tail_frames"] = tail
+    return info
+
+
+# ------------------------------------------------------------------------------------------------ text
+
+
+def _probe_text(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
+    name = path.name
+    if size > limits.max_text_bytes:
+        raise LimitExceeded(f"{name}: text is {size} bytes, over the limit of {limits.max_text_bytes}")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise MediaError(f"{name}: cannot read file ({err.strerror or err})") from None
+    problem = text_problem(data, complete=True)
+    if problem is not None:
+        raise MediaError(f"{name} {problem}")
+    bom = data.startswith(b"\xef\xbb\xbf")
+    text = data.decode("utf-8-sig")
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    info = MediaInfo(
+        kind=sniffed.kind,
+        format=sniffed.format,
+        mime=sniffed.mime,
+        size_bytes=size,
+        text_encoding="utf-8-sig" if bom else "utf-8",
+        line_count=len(lines),
+    )
+    if sniffed.format == "fdx":
+        info.extra.update(_check_fdx(data, name))
+    return info
+
+
+def _check_fdx(data: bytes, name: str) -> dict[str, object]:
+    if re.search(rb"<!ENTITY", data, re.IGNORECASE):
+        raise MediaError(f"{name}: Final Draft XML with entity declarations is not accepted")
+    if not is_fdx(data[:65536]):
+        raise MediaError(f"{name}: not a Final Draft file (the XML root is not <FinalDraft>)")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as err:
+        raise MediaError(f"{name}: malformed Final Draft XML ({err})") from None
+    paragraphs = root.findall("./Content/Paragraph")
+    return {
+        "fdx_version": root.get("Version"),
+        "document_type": root.get("DocumentType"),
+        "paragraphs": len(paragraphs),
+    }

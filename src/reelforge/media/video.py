@@ -1,0 +1,374 @@
+"""Video frames in and out, streaming: poster frames, H.264 web proxies, frame iterators, writers.
+
+Nothing here holds a whole video in memory: frames are decoded, converted and encoded one at a time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+from av.container import InputContainer
+from PIL import Image
+
+from reelforge.errors import Cancelled, InvalidInput, LimitExceeded, MediaError, ReelforgeError
+from reelforge.media._av import (
+    AV_ERRORS,
+    audio_stream,
+    channel_count,
+    check_video_header,
+    decode,
+    describe,
+    frame_rate,
+    open_input,
+    video_stream,
+)
+from reelforge.media._io import atomic_path
+from reelforge.media.images import jpeg_bytes
+from reelforge.media.info import MediaInfo
+from reelforge.media.limits import MediaLimits
+from reelforge.media.probe import probe
+from reelforge.media.sniff import sniff
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+ShouldStop = Callable[[], bool]
+
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+MP4_OPTIONS = {"movflags": "+faststart"}  # index first: proxies start playing before they finish loading
+
+
+def _encoder_available(name: str) -> bool:
+    try:
+        av.codec.Codec(name, "w")
+    except (ValueError, av.FFmpegError):
+        return False
+    return True
+
+
+def pick_video_encoder(codec: str = "h264") -> str:
+    """The PyAV encoder for ``codec``: libx264 for "h264" (mpeg4, with a logged note, if it is absent)."""
+    if codec in ("h264", "libx264"):
+        if _encoder_available("libx264"):
+            return "libx264"
+        log.warning("libx264 is not available in this PyAV build; encoding MPEG-4 Part 2 instead")
+        return "mpeg4"
+    if codec == "mpeg4":
+        return "mpeg4"
+    raise InvalidInput(f"unsupported video codec {codec!r}: use 'h264' or 'mpeg4'")
+
+
+def _configure_video_stream(
+    out: av.container.OutputContainer, encoder: str, rate: Fraction, width: int, height: int, crf: int
+) -> av.VideoStream:
+    options = {"crf": str(crf), "preset": "veryfast"} if encoder == "libx264" else {}
+    stream = out.add_stream(encoder, rate=rate, options=options)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    if encoder != "libx264":
+        # No CRF outside x264: pick a bit rate from the pixel rate, lower for higher crf.
+        quality = max(0.02, 0.25 * 2 ** (-(crf - 18) / 6))
+        stream.bit_rate = max(200_000, int(width * height * float(rate) * quality))
+    return stream
+
+
+def _open_video(path: Path, limits: MediaLimits) -> tuple[InputContainer, av.VideoStream, float | None]:
+    sniffed = sniff(path, limits)
+    if sniffed.kind != "video":
+        raise MediaError(f"{path.name}: not a video (content is {sniffed.format} {sniffed.kind})")
+    container = open_input(path)
+    try:
+        stream = video_stream(container)
+        if stream is None:
+            raise MediaError(f"{path.name}: no video stream")
+        _, _, duration = check_video_header(stream, container, path.name, limits)
+        stream.codec_context.thread_type = "AUTO"
+    except BaseException:
+        container.close()
+        raise
+    return container, stream, duration
+
+
+def _display_size(stream: av.VideoStream) -> tuple[int, int]:
+    """Frame size as it should be shown (anamorphic pixels stretched by the sample aspect ratio)."""
+    width, height = stream.codec_context.width, stream.codec_context.height
+    sar = stream.sample_aspect_ratio
+    if sar and sar > 0 and sar != 1:
+        width = max(1, round(width * float(sar)))
+    return width, height
+
+
+def _decoded_frames(
+    container: InputContainer, stream: av.VideoStream, name: str, max_seconds: float
+) -> Iterator[av.VideoFrame]:
+    try:
+        for packet in container.demux(stream):
+            for frame in decode(stream, packet, name):
+                if frame.time is not None and frame.time > max_seconds:
+                    raise LimitExceeded(f"{name}: video runs past the limit of {max_seconds:.0f} s")
+                yield frame
+    except ReelforgeError:
+        raise
+    except AV_ERRORS as err:
+        raise MediaError(f"{name}: corrupt or truncated video ({describe(err)})") from None
+
+
+def iter_frames(
+    path: Path | str,
+    limits: MediaLimits = MediaLimits(),
+    every_n: int = 1,
+    max_frames: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Yield every ``every_n``-th frame as an RGB uint8 array (H, W, 3), decoding one at a time."""
+    if every_n < 1 or (max_frames is not None and max_frames < 0):
+        raise InvalidInput(f"invalid frame selection: every_n={every_n}, max_frames={max_frames}")
+    path = Path(path)
+    container, stream, _ = _open_video(path, limits)
+    with container:
+        yielded = 0
+        if max_frames == 0:
+            return
+        for index, frame in enumerate(
+            _decoded_frames(container, stream, path.name, limits.max_video_seconds)
+        ):
+            if index % every_n:
+                continue
+            yield frame.to_ndarray(format="rgb24")
+            yielded += 1
+            if max_frames is not None and yielded >= max_frames:
+                return
+
+
+def poster_frame(path: Path | str, limits: MediaLimits = MediaLimits(), at: float = 0.1) -> Image.Image:
+    """The frame at fraction ``at`` of the duration (first frame if seeking fails), as shown on screen."""
+    path = Path(path)
+    at = min(max(float(at), 0.0), 1.0)
+    container, stream, duration = _open_video(path, limits)
+    with container:
+        chosen: av.VideoFrame | None = None
+        start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
+        target = start + (duration or 0.0) * at
+        if target > start and stream.time_base:
+            try:
+                container.seek(int(target / stream.time_base), stream=stream, backward=True)
+            except AV_ERRORS:
+                container.seek(0)
+        for frame in _decoded_frames(container, stream, path.name, limits.max_video_seconds):
+            chosen = frame
+            if frame.time is None or frame.time >= target - 1e-3:
+                break
+        if chosen is None and target > start:  # seek landed past the end: take the first frame
+            container.seek(0)
+            chosen = next(iter(_decoded_frames(container, stream, path.name, limits.max_video_seconds)), None)
+        if chosen is None:
+            raise MediaError(f"{path.name}: no video frame could be decoded")
+        image = chosen.to_image()
+        display = _display_size(stream)
+    if image.size != display:
+        image = image.resize(display, Image.Resampling.BICUBIC)
+    return image
+
+
+def poster_frame_bytes(
+    path: Path | str, size: int = 256, limits: MediaLimits = MediaLimits(), at: float = 0.1
+) -> bytes:
+    """JPEG of the frame ~``at`` into the video, longer side at most ``size``."""
+    if size < 1:
+        raise InvalidInput(f"poster size must be positive, got {size}")
+    image = poster_frame(path, limits, at)
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return jpeg_bytes(image)
+
+
+def _even(value: float) -> int:
+    return max(2, round(value / 2) * 2)
+
+
+def video_proxy(
+    src: Path | str,
+    dst: Path | str,
+    height: int = 360,
+    crf: int = 28,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+    limits: MediaLimits = MediaLimits(),
+) -> MediaInfo:
+    """Transcode to a web proxy: H.264 (yuv420p, faststart) MP4 at ``height`` px, AAC audio if any.
+
+    Never upscales (a smaller source keeps its height). Audio that cannot be encoded is dropped with
+    a logged note. ``progress(done, total, message)`` is called per video frame and ``should_stop()``
+    is polled per frame (raises Cancelled; ``dst`` is then left untouched). Returns the probe of
+    the written proxy.
+    """
+    if height < 2 or not 0 <= crf <= 51:
+        raise InvalidInput(f"invalid proxy settings: height={height}, crf={crf}")
+    src, dst = Path(src), Path(dst)
+    name = src.name
+    container, vin, duration = _open_video(src, limits)
+    with container:
+        src_w, src_h = _display_size(vin)
+        out_h = _even(min(height, src_h))
+        out_w = _even(src_w * out_h / src_h)
+        fps = frame_rate(vin) or 25.0
+        rate = Fraction(vin.average_rate) if vin.average_rate else Fraction(fps).limit_denominator(1001)
+        total = int(vin.frames or round((duration or 0.0) * fps))
+        ain = audio_stream(container)
+        encoder = pick_video_encoder("h264")
+        with atomic_path(dst) as tmp, av.open(str(tmp), "w", format="mp4", options=MP4_OPTIONS) as out:
+            vout = _configure_video_stream(out, encoder, rate, out_w, out_h, crf)
+            aout = _add_audio_stream(out, ain, name) if ain is not None else None
+            streams = [vin] + ([ain] if aout is not None and ain is not None else [])
+            done = 0
+            last_pts = -1
+            first_time: float | None = None
+            try:
+                for packet in container.demux(*streams):
+                    stream = packet.stream
+                    for frame in decode(stream, packet, name):
+                        if stream.type == "audio":
+                            assert aout is not None
+                            frame.pts = None  # the encoder's resampler counts samples itself
+                            out.mux(aout.encode(frame))
+                            continue
+                        if frame.time is not None and frame.time > limits.max_video_seconds:
+                            raise LimitExceeded(f"{name}: video runs past {limits.max_video_seconds:.0f} s")
+                        if should_stop is not None and should_stop():
+                            raise Cancelled(f"{name}: video proxy cancelled")
+                        if frame.time is not None and first_time is None:
+                            first_time = frame.time
+                        if frame.time is not None and first_time is not None:
+                            pts = round((frame.time - first_time) * rate)
+                        else:
+                            pts = last_pts + 1
+                        pts = max(pts, last_pts + 1)  # strictly increasing, even for odd sources
+                        last_pts = pts
+                        scaled = frame.reformat(
+                            width=out_w, height=out_h, format="yuv420p", interpolation="BICUBIC"
+                        )
+                        scaled.pts, scaled.time_base = pts, Fraction(1) / rate
+                        out.mux(vout.encode(scaled))
+                        done += 1
+                        if progress is not None:
+                            progress(done, max(total, done), "encoding video proxy")
+                out.mux(vout.encode(None))
+                if aout is not None:
+                    out.mux(aout.encode(None))
+            except ReelforgeError:
+                raise
+            except AV_ERRORS as err:
+                raise MediaError(f"{name}: cannot transcode video ({describe(err)})") from None
+            if done == 0:
+                raise MediaError(f"{name}: no video frame could be decoded")
+    return probe(dst)
+
+
+def _add_audio_stream(out: av.container.OutputContainer, ain: av.AudioStream, name: str) -> Any:
+    rate = ain.codec_context.sample_rate
+    if rate not in AAC_RATES:
+        rate = 48000
+    layout = "stereo" if channel_count(ain) >= 2 else "mono"
+    try:
+        return out.add_stream("aac", rate=rate, layout=layout)
+    except AV_ERRORS as err:
+        log.warning("%s: dropping audio from the proxy, AAC is not encodable here (%s)", name, describe(err))
+        return None
+
+
+# --------------------------------------------------------------------------------------------- writers
+
+
+def as_rgb_array(frame: np.ndarray | Image.Image) -> np.ndarray:
+    """Coerce a frame to RGB uint8 (H, W, 3): floats are read as 0..1, gray is repeated, alpha dropped."""
+    if isinstance(frame, Image.Image):
+        return np.asarray(frame.convert("RGB"))
+    arr = np.asarray(frame)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InvalidInput(f"a frame must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {arr.shape}")
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.shape[2] == 4:
+        arr = arr[:, :, :3]
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind == "f":
+        arr = np.nan_to_num(arr.astype(np.float32)) * 255.0
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.float32) * 255.0
+    return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+def _check_fps(fps: float) -> Fraction:
+    if not 0 < fps <= 1000:
+        raise InvalidInput(f"fps must be in (0, 1000], got {fps}")
+    return Fraction(fps).limit_denominator(1001)
+
+
+def write_video(
+    frames: Iterable[np.ndarray | Image.Image],
+    dst: Path | str,
+    fps: float,
+    codec: str = "h264",
+    crf: int = 18,
+    progress: Progress | None = None,
+    should_stop: ShouldStop | None = None,
+) -> int:
+    """Encode RGB frames to an MP4 (H.264 yuv420p, faststart) atomically; returns the frame count.
+
+    All frames must share the first frame's size; odd sizes are padded by one edge pixel because
+    4:2:0 chroma needs even dimensions.
+    """
+    rate = _check_fps(fps)
+    encoder = pick_video_encoder(codec)
+    iterator = iter(frames)
+    first = next(iterator, None)
+    if first is None:
+        raise InvalidInput("no frames to write")
+    shape = as_rgb_array(first).shape
+    height, width = shape[0], shape[1]
+    pad = ((0, height % 2), (0, width % 2), (0, 0))
+    count = 0
+    with atomic_path(dst) as tmp, av.open(str(tmp), "w", format="mp4", options=MP4_OPTIONS) as out:
+        stream = _configure_video_stream(out, encoder, rate, width + width % 2, height + height % 2, crf)
+        for item in itertools.chain([first], iterator):
+            if should_stop is not None and should_stop():
+                raise Cancelled("video writing cancelled")
+            arr = as_rgb_array(item)
+            if arr.shape != shape:
+                raise InvalidInput(f"frame {count} is {arr.shape}, expected {shape} like the first frame")
+            if width % 2 or height % 2:
+                arr = np.pad(arr, pad, mode="edge")
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            frame.pts = count
+            out.mux(stream.encode(frame))
+            count += 1
+            if progress is not None:
+                progress(count, 0, "encoding video")
+        out.mux(stream.encode(None))
+    return count
+
+
+def write_gif(frames: Iterable[np.ndarray | Image.Image], dst: Path | str, fps: float, loop: int = 0) -> int:
+    """Write an animated, looping GIF (``loop=0`` loops forever) atomically; returns the frame count.
+
+    GIF is for short previews: Pillow needs every frame at once to build the file.
+    """
+    _check_fps(fps)
+    images = [Image.fromarray(as_rgb_array(f)) for f in frames]
+    if not images:
+        raise InvalidInput("no frames to write")
+    if any(im.size != images[0].size for im in images):
+        raise InvalidInput("all GIF frames must have the same size")
+    duration = max(20, round(1000.0 / fps))
+    with atomic_path(dst) as tmp:
+        images[0].save(
+            tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=loop
+        )
+    return len(images)

@@ -1,0 +1,434 @@
+"""The screenplay object model shared by every format adapter (Fountain, FDX, Chinese text).
+
+Element text keeps Fountain inline markup (``*italic*``, ``**bold**``, ``***bold italic***``,
+``_underline_``, backslash escapes) unless a parser was asked to strip it, so every adapter speaks
+the same convention and a round trip through any format keeps emphasis. Inline notes are lifted out
+of the text into ``Element.notes`` (with their character offset) so analysis never reads them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from reelforge.errors import InvalidInput
+
+ELEMENT_TYPES: tuple[str, ...] = (
+    "scene_heading",
+    "action",
+    "character",
+    "parenthetical",
+    "dialogue",
+    "transition",
+    "centered",
+    "lyrics",
+    "note",
+    "section",
+    "synopsis",
+    "page_break",
+    "boneyard",
+)
+
+#: Elements that put something on screen (a "prologue" before the first heading needs one of these).
+CONTENT_TYPES = frozenset({"action", "character", "parenthetical", "dialogue", "lyrics", "centered"})
+
+
+@dataclass
+class TitleField:
+    """One ``Key: value`` pair of a title page; multi-line values keep their ``\\n``."""
+
+    key: str
+    value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "value": self.value}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TitleField:
+        return cls(key=str(d["key"]), value=str(d.get("value", "")))
+
+
+@dataclass
+class InlineNote:
+    """A ``[[note]]`` that sat inside another element's text, at character ``offset`` of that text."""
+
+    offset: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset": self.offset, "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InlineNote:
+        return cls(offset=int(d["offset"]), text=str(d["text"]))
+
+
+@dataclass
+class Element:
+    """One screenplay paragraph.
+
+    ``line`` is the 1-based source line where the element starts (for FDX: the XML line of its
+    ``<Paragraph>``). Character elements fill ``name``/``extensions``/``dual`` (``dual`` is set on
+    the cue that carried ``^``, i.e. the right-hand speaker; its partner is the previous cue).
+    Scene headings fill ``int_ext`` (canonical: INT, EXT, INT/EXT, EST), ``location``,
+    ``time_of_day``, ``scene_number`` and ``forced``; sections fill ``depth``.
+    """
+
+    type: str
+    text: str = ""
+    line: int = 0
+    name: str | None = None
+    extensions: list[str] = field(default_factory=list)
+    dual: bool = False
+    int_ext: str | None = None
+    location: str | None = None
+    time_of_day: str | None = None
+    scene_number: str | None = None
+    forced: bool = False
+    depth: int = 0
+    notes: list[InlineNote] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.type not in ELEMENT_TYPES:
+            raise InvalidInput(f"unknown screenplay element type {self.type!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact dict: only fields that differ from their defaults (besides type/text/line)."""
+        d: dict[str, Any] = {"type": self.type, "text": self.text, "line": self.line}
+        for key in ("name", "int_ext", "location", "time_of_day", "scene_number"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        if self.extensions:
+            d["extensions"] = list(self.extensions)
+        if self.dual:
+            d["dual"] = True
+        if self.forced:
+            d["forced"] = True
+        if self.depth:
+            d["depth"] = self.depth
+        if self.notes:
+            d["notes"] = [n.to_dict() for n in self.notes]
+        if self.attrs:
+            d["attrs"] = dict(self.attrs)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Element:
+        try:
+            return cls(
+                type=str(d["type"]),
+                text=str(d.get("text", "")),
+                line=int(d.get("line", 0)),
+                name=d.get("name"),
+                extensions=[str(x) for x in d.get("extensions", [])],
+                dual=bool(d.get("dual", False)),
+                int_ext=d.get("int_ext"),
+                location=d.get("location"),
+                time_of_day=d.get("time_of_day"),
+                scene_number=d.get("scene_number"),
+                forced=bool(d.get("forced", False)),
+                depth=int(d.get("depth", 0)),
+                notes=[InlineNote.from_dict(n) for n in d.get("notes", [])],
+                attrs=dict(d.get("attrs", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput(f"bad screenplay element dict: {exc}") from exc
+
+    @property
+    def plain_text(self) -> str:
+        """Text without emphasis markup (notes are never in ``text``)."""
+        return strip_emphasis(self.text)
+
+
+class DialogueLine(NamedTuple):
+    """One speech turn: a character cue and all its dialogue up to the next non-dialogue element."""
+
+    character: str
+    text: str
+    scene_index: int
+    line: int
+
+
+@dataclass
+class Scene:
+    """A heading and the elements up to the next heading.
+
+    ``index`` is the position in ``Screenplay.scenes()``. Content before the first heading becomes a
+    ``prologue`` scene at index 0 (``heading`` is None) only when it has something on screen (action,
+    dialogue, centered text...); a lone ``FADE IN:`` or title sections do not make a scene.
+    """
+
+    index: int
+    heading: Element | None
+    elements: list[Element]
+    number: str
+    prologue: bool = False
+
+    @property
+    def heading_text(self) -> str:
+        return self.heading.plain_text if self.heading is not None else "(prologue)"
+
+    @property
+    def line(self) -> int:
+        if self.heading is not None:
+            return self.heading.line
+        return self.elements[0].line if self.elements else 0
+
+    def speakers(self) -> list[str]:
+        """Speaking characters in order of first line in the scene."""
+        seen: dict[str, None] = {}
+        for el in self.elements:
+            if el.type == "character" and el.name:
+                seen.setdefault(el.name, None)
+        return list(seen)
+
+    @property
+    def cast_listed(self) -> list[str]:
+        """Cast named by an explicit cast line (Chinese ``人物：`` lines), if any."""
+        if self.heading is None:
+            return []
+        return list(self.heading.attrs.get("cast_listed", []))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "number": self.number,
+            "prologue": self.prologue,
+            "heading": self.heading.to_dict() if self.heading is not None else None,
+            "elements": [e.to_dict() for e in self.elements],
+        }
+
+
+@dataclass
+class Screenplay:
+    title_page: list[TitleField] = field(default_factory=list)
+    elements: list[Element] = field(default_factory=list)
+    language: str = "en"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title_page": [f.to_dict() for f in self.title_page],
+            "elements": [e.to_dict() for e in self.elements],
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Screenplay:
+        if not isinstance(d, dict):
+            raise InvalidInput("screenplay dict expected")
+        return cls(
+            title_page=[TitleField.from_dict(f) for f in d.get("title_page", [])],
+            elements=[Element.from_dict(e) for e in d.get("elements", [])],
+            language=str(d.get("language", "en")),
+        )
+
+    @property
+    def title(self) -> str | None:
+        for f in self.title_page:
+            if f.key.lower() == "title":
+                return strip_emphasis(f.value).replace("\n", " ").strip()
+        return None
+
+    def title_value(self, key: str) -> str | None:
+        for f in self.title_page:
+            if f.key.lower() == key.lower():
+                return f.value
+        return None
+
+    def scenes(self) -> list[Scene]:
+        scenes: list[Scene] = []
+        pre: list[Element] = []
+        current: Scene | None = None
+        auto = 0
+        for el in self.elements:
+            if el.type == "scene_heading":
+                auto += 1
+                number = el.scene_number or str(auto)
+                current = Scene(index=0, heading=el, elements=[], number=number)
+                scenes.append(current)
+            elif current is None:
+                pre.append(el)
+            else:
+                current.elements.append(el)
+        if any(e.type in CONTENT_TYPES for e in pre):
+            scenes.insert(0, Scene(index=0, heading=None, elements=pre, number="0", prologue=True))
+        for i, sc in enumerate(scenes):
+            sc.index = i
+        return scenes
+
+    def characters(self) -> list[str]:
+        """Speaking characters (normalised cue names) in order of first appearance."""
+        seen: dict[str, None] = {}
+        for el in self.elements:
+            if el.type == "character" and el.name:
+                seen.setdefault(el.name, None)
+        return list(seen)
+
+    def dialogue_lines(self) -> list[DialogueLine]:
+        """Speech turns with their scene index (as in ``scenes()``) and source line.
+
+        Dialogue split by parentheticals under one cue is one turn (joined with a space); lyrics
+        sung under a cue count as dialogue. Emphasis markup is removed from the text.
+        """
+        out: list[DialogueLine] = []
+        for sc in self.scenes():
+            speaker: str | None = None
+            parts: list[str] = []
+            first_line = 0
+            for el in [*sc.elements, None]:
+                if el is not None and el.type in ("dialogue", "lyrics") and speaker is not None:
+                    text = " ".join(el.plain_text.split())
+                    if text:
+                        if not parts:
+                            first_line = el.line
+                        parts.append(text)
+                    continue
+                if el is not None and el.type in ("parenthetical", "note"):
+                    continue
+                # Anything else ends the current turn.
+                if speaker is not None and parts:
+                    out.append(DialogueLine(speaker, " ".join(parts), sc.index, first_line))
+                speaker, parts = None, []
+                if el is not None and el.type == "character":
+                    speaker = el.name or el.plain_text
+        return out
+
+    def dual_partner(self, index: int) -> int | None:
+        """Index of the left-hand cue paired with the dual (``^``) cue at ``elements[index]``."""
+        el = self.elements[index]
+        if el.type != "character" or not el.dual:
+            return None
+        for j in range(index - 1, -1, -1):
+            t = self.elements[j].type
+            if t == "character":
+                return j
+            if t not in ("dialogue", "parenthetical", "lyrics", "note"):
+                return None
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Emphasis markup
+# ---------------------------------------------------------------------------------------------------
+
+_ESC_STAR, _ESC_UNDER, _ESC_BSL = "\ue010", "\ue011", "\ue012"
+_B0, _B1, _I0, _I1, _U0, _U1 = "\ue020", "\ue021", "\ue022", "\ue023", "\ue024", "\ue025"
+
+_BOLD_ITALIC = re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_ITALIC = re.compile(r"\*(?=\S)(.+?)(?<=\S)\*")
+_UNDER = re.compile(r"(?<![A-Za-z0-9])_(?=\S)(.+?)(?<=\S)_(?![A-Za-z0-9])")
+
+
+def _mark(text: str) -> str:
+    """Replace emphasis delimiters by private-use markers (emphasis never spans a line break)."""
+    t = text.replace("\\\\", _ESC_BSL).replace("\\*", _ESC_STAR).replace("\\_", _ESC_UNDER)
+    t = _BOLD_ITALIC.sub(lambda m: _B0 + _I0 + m.group(1) + _I1 + _B1, t)
+    t = _BOLD.sub(lambda m: _B0 + m.group(1) + _B1, t)
+    t = _ITALIC.sub(lambda m: _I0 + m.group(1) + _I1, t)
+    t = _UNDER.sub(lambda m: _U0 + m.group(1) + _U1, t)
+    return t
+
+
+def _unescape(t: str) -> str:
+    return t.replace(_ESC_STAR, "*").replace(_ESC_UNDER, "_").replace(_ESC_BSL, "\\")
+
+
+def strip_emphasis(text: str) -> str:
+    """Remove Fountain emphasis markup and resolve ``\\*``/``\\_`` escapes."""
+    if "*" not in text and "_" not in text and "\\" not in text:
+        return text
+    t = _mark(text)
+    for m in (_B0, _B1, _I0, _I1, _U0, _U1):
+        t = t.replace(m, "")
+    return _unescape(t)
+
+
+def emphasis_runs(text: str) -> list[tuple[str, frozenset[str]]]:
+    """Split marked-up text into ``(plain text, styles)`` runs; styles from {bold, italic, underline}."""
+    t = _mark(text)
+    runs: list[tuple[str, frozenset[str]]] = []
+    active: set[str] = set()
+    buf: list[str] = []
+    toggles = {_B0: ("bold", True), _B1: ("bold", False), _I0: ("italic", True), _I1: ("italic", False),
+               _U0: ("underline", True), _U1: ("underline", False)}
+    for ch in t:
+        if ch in toggles:
+            if buf:
+                runs.append((_unescape("".join(buf)), frozenset(active)))
+                buf = []
+            style, on = toggles[ch]
+            if on:
+                active.add(style)
+            else:
+                active.discard(style)
+        else:
+            buf.append(ch)
+    if buf:
+        runs.append((_unescape("".join(buf)), frozenset(active)))
+    merged: list[tuple[str, frozenset[str]]] = []
+    for seg, st in runs:
+        if merged and merged[-1][1] == st:
+            merged[-1] = (merged[-1][0] + seg, st)
+        else:
+            merged.append((seg, st))
+    return merged
+
+
+def _escape_plain(seg: str) -> str:
+    if strip_emphasis(seg) == seg:
+        return seg
+    return seg.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
+
+
+def runs_to_markup(runs: list[tuple[str, frozenset[str]]]) -> str:
+    """Inverse of :func:`emphasis_runs`: styled runs back to Fountain markup (escaping when needed)."""
+    out: list[str] = []
+    for seg, styles in runs:
+        if not seg:
+            continue
+        # Emphasis cannot span lines nor start/end on whitespace: style each line's stripped core.
+        pieces = []
+        for line in seg.split("\n"):
+            core = line.strip()
+            if not styles or not core:
+                pieces.append(_escape_plain(line))
+                continue
+            lead = line[: len(line) - len(line.lstrip())]
+            trail = line[len(line.rstrip()):]
+            body = _escape_plain(core)
+            if "bold" in styles and "italic" in styles:
+                body = f"***{body}***"
+            elif "bold" in styles:
+                body = f"**{body}**"
+            elif "italic" in styles:
+                body = f"*{body}*"
+            if "underline" in styles:
+                body = f"_{body}_"
+            pieces.append(lead + body + trail)
+        out.append("\n".join(pieces))
+    return "".join(out)
+
+
+_DAY_WORDS = ("DAY", "MORNING", "AFTERNOON", "DAWN", "NOON", "SUNRISE", "MIDDAY", "日", "晨", "早", "午",
+              "白天", "上午", "下午", "中午", "清晨")
+_NIGHT_WORDS = ("NIGHT", "EVENING", "DUSK", "SUNSET", "MIDNIGHT", "TWILIGHT", "夜", "晚", "昏", "凌晨",
+                "深夜", "傍晚", "黄昏")
+
+
+def day_night(time_of_day: str | None) -> str | None:
+    """Classify a time-of-day slug as ``DAY``/``NIGHT`` (None for CONTINUOUS, LATER, ...)."""
+    if not time_of_day:
+        return None
+    t = time_of_day.upper()
+    # Night words first: "凌晨"/"傍晚" contain day-ish characters but shoot as night.
+    for w in _NIGHT_WORDS:
+        if w in t:
+            return "NIGHT"
+    for w in _DAY_WORDS:
+        if w in t:
+            return "DAY"
+    return None

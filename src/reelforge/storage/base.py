@@ -1,0 +1,72 @@
+"""The ``BlobStore`` protocol: content-addressed (sha256) immutable blobs.
+
+Writes go through staging: bytes stream into a temporary object while being hashed, the caller can
+inspect the staged file (validation, probing) and then ``commit`` or ``discard`` it. Nothing becomes
+visible under its hash until it is complete and synced, so a killed process never leaves a partial
+blob behind.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+CHUNK = 1024 * 1024
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    sha256: str
+    size: int
+    mtime: float = 0.0
+
+
+class StagedBlob(Protocol):
+    sha256: str
+    size: int
+    path: Path  # a local file holding the staged bytes, for probing before commit
+
+    def commit(self) -> BlobInfo: ...
+
+    def discard(self) -> None: ...
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    url: str
+
+    def stage_stream(self, src: BinaryIO, suffix: str = "", max_bytes: int | None = None) -> StagedBlob: ...
+
+    def stage_file(self, path: Path, max_bytes: int | None = None) -> StagedBlob: ...
+
+    def put_bytes(self, data: bytes) -> BlobInfo: ...
+
+    def put_file(self, path: Path) -> BlobInfo: ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def stat(self, sha256: str) -> BlobInfo: ...
+
+    def open(self, sha256: str) -> BinaryIO: ...
+
+    def read_bytes(self, sha256: str) -> bytes: ...
+
+    def materialize(self, sha256: str, dest: Path) -> Path:
+        """Make the blob available as a local file at ``dest`` (hard link or copy)."""
+        ...
+
+    def delete(self, sha256: str) -> None: ...
+
+    def iter_blobs(self) -> Iterator[BlobInfo]: ...
+
+    def verify(self, sha256: str) -> bool:
+        """Re-hash the stored bytes: False when they no longer match the name."""
+        ...
+
+    def stale_staging(self, older_than: float) -> list[Path]:
+        """Leftover staging files of killed writers, older than ``older_than`` seconds."""
+        ...

@@ -1,0 +1,184 @@
+"""Local content-addressed blob store: ``root/ab/cd/<sha256>``, atomic writes, dedup."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from reelforge.errors import InvalidInput, LimitExceeded, NotFound
+from reelforge.storage.base import CHUNK, SHA_RE, BlobInfo
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStaged:
+    def __init__(self, store: LocalBlobStore, path: Path, sha256: str, size: int) -> None:
+        self.store, self.path, self.sha256, self.size = store, path, sha256, size
+        self._done = False
+
+    def commit(self) -> BlobInfo:
+        if self._done:
+            raise RuntimeError("staged blob already committed or discarded")
+        self._done = True
+        final = self.store._path(self.sha256)
+        if final.exists():
+            # Dedup: same content already stored.
+            self.path.unlink(missing_ok=True)
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.path, 0o444)
+            os.replace(self.path, final)
+            _fsync_dir(final.parent)
+        return BlobInfo(self.sha256, self.size, final.stat().st_mtime)
+
+    def discard(self) -> None:
+        if not self._done:
+            self._done = True
+            self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStaged:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.discard()
+
+
+class LocalBlobStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.url = f"file://{self.root}"
+        self.tmp = self.root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, sha256: str) -> Path:
+        if not SHA_RE.match(sha256):
+            raise InvalidInput(f"not a sha256 digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    # -- writes ------------------------------------------------------------------------------
+    def stage_stream(self, src: BinaryIO, suffix: str = "", max_bytes: int | None = None) -> LocalStaged:
+        # Keep the suffix: some decoders and sniffers look at it (fountain vs plain text).
+        safe_suffix = suffix if suffix and len(suffix) <= 16 and "/" not in suffix else ""
+        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="stage-", suffix=safe_suffix)
+        path = Path(name)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise LimitExceeded(f"file is larger than the limit of {max_bytes} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return LocalStaged(self, path, digest.hexdigest(), size)
+
+    def stage_file(self, path: Path, max_bytes: int | None = None) -> LocalStaged:
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            raise NotFound(f"{path}: {exc.strerror}") from None
+        if max_bytes is not None and size > max_bytes:
+            raise LimitExceeded(f"{path.name}: {size} bytes is over the limit of {max_bytes}")
+        try:
+            with open(path, "rb") as src:
+                return self.stage_stream(src, suffix=path.suffix.lower(), max_bytes=max_bytes)
+        except IsADirectoryError:
+            raise InvalidInput(f"{path} is a directory") from None
+        except PermissionError:
+            raise InvalidInput(f"{path}: permission denied") from None
+
+    def put_bytes(self, data: bytes) -> BlobInfo:
+        import io
+
+        return self.stage_stream(io.BytesIO(data)).commit()
+
+    def put_file(self, path: Path) -> BlobInfo:
+        return self.stage_file(path).commit()
+
+    # -- reads -------------------------------------------------------------------------------
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).exists()
+
+    def stat(self, sha256: str) -> BlobInfo:
+        try:
+            st = self._path(sha256).stat()
+        except FileNotFoundError:
+            raise NotFound(f"blob {sha256} is missing from {self.url}") from None
+        return BlobInfo(sha256, st.st_size, st.st_mtime)
+
+    def open(self, sha256: str) -> BinaryIO:
+        try:
+            return open(self._path(sha256), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"blob {sha256} is missing from {self.url}") from None
+
+    def read_bytes(self, sha256: str) -> bytes:
+        with self.open(sha256) as fh:
+            return fh.read()
+
+    def local_path(self, sha256: str) -> Path:
+        path = self._path(sha256)
+        if not path.exists():
+            raise NotFound(f"blob {sha256} is missing from {self.url}")
+        return path
+
+    def materialize(self, sha256: str, dest: Path) -> Path:
+        src = self.local_path(sha256)
+        dest = Path(dest)
+        if dest.exists():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+        return dest
+
+    def delete(self, sha256: str) -> None:
+        path = self._path(sha256)
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, 0o644)
+            path.unlink()
+
+    def iter_blobs(self) -> Iterator[BlobInfo]:
+        for first in sorted(self.root.iterdir()):
+            if first.name == "tmp" or not first.is_dir() or len(first.name) != 2:
+                continue
+            for second in sorted(first.iterdir()):
+                for blob in sorted(second.iterdir()):
+                    if SHA_RE.match(blob.name):
+                        st = blob.stat()
+                        yield BlobInfo(blob.name, st.st_size, st.st_mtime)
+
+    def verify(self, sha256: str) -> bool:
+        digest = hashlib.sha256()
+        with self.open(sha256) as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+        return digest.hexdigest() == sha256
+
+    def stale_staging(self, older_than: float) -> list[Path]:
+        cutoff = time.time() - older_than
+        return [p for p in sorted(self.tmp.iterdir()) if p.stat().st_mtime < cutoff]

@@ -1,0 +1,7 @@
+"""Built-in tasks: the only place that joins platform and capabilities.
+
+Importing this package registers every built-in task. Task modules import heavy capability code
+(torch, PyAV) inside the task functions, so listing tasks stays fast.
+"""
+
+from reelforge.tasks import media  # noqa: F401

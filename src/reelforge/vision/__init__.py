@@ -1,0 +1,1 @@
+"""Vision capability room: PyTorch models, training loops and image-quality metrics (pure library)."""
