@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["__version__", "init", "open"]
 
 
-def open(path: str | Path | None = None) -> Studio:  # noqa: A001 - mirrors builtins.open on purpose
+def open(path: str | Path | None = None) -> Studio:
     """Open an existing studio (upgrading its catalog schema if it is older)."""
     from reelforge.studio import Studio
 

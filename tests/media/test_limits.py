@@ -26,7 +26,9 @@ def test_frozen():
         MediaLimits().max_bytes = 1  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("data", [{"max_bytes": 0}, {"max_pixels": -5}, {"max_text_bytes": "big"}, {"nope": 1}])
+@pytest.mark.parametrize(
+    "data", [{"max_bytes": 0}, {"max_pixels": -5}, {"max_text_bytes": "big"}, {"nope": 1}]
+)
 def test_invalid_limits_are_rejected(data):
     with pytest.raises(InvalidInput):
         MediaLimits.from_dict(data)

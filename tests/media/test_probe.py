@@ -35,6 +35,18 @@ def test_animated_gif(tmp_path):
     assert info.fps == pytest.approx(20.0)
 
 
+def test_multipage_tiff_and_avif(tmp_path):
+    pages = [Image.new("RGB", (30, 20), (i * 80, 0, 0)) for i in range(3)]
+    tiff = tmp_path / "pages.tif"
+    pages[0].save(tiff, save_all=True, append_images=pages[1:])
+    info = probe(tiff)
+    assert (info.format, info.frames, info.width, info.height) == ("tiff", 3, 30, 20)
+    avif = tmp_path / "a.avif"
+    pages[0].save(avif, format="AVIF")
+    info = probe(avif)
+    assert (info.kind, info.format, info.mime, info.width) == ("image", "avif", "image/avif", 30)
+
+
 def test_video(video_mp4):
     info = probe(video_mp4)
     assert (info.kind, info.format, info.codec) == ("video", "mp4", "h264")
@@ -127,11 +139,17 @@ def test_pixel_limits_checked_from_header(tmp_path):
         probe(path)
     with pytest.raises(LimitExceeded, match="side"):
         probe(path, MediaLimits(max_pixels=10**9, max_image_side=5000))
-    # With warnings turned into errors, Pillow's DecompressionBombWarning is a limit too, not a crash.
+    # Pillow's DecompressionBombWarning (100M > its 89M default) must not leak, even when warnings
+    # are errors: our limit decides and reports it.
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        warnings.simplefilter("error")
+        with pytest.raises(LimitExceeded, match="pixels"):
+            probe(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         with pytest.raises(LimitExceeded):
-            probe(path, MediaLimits(max_pixels=150_000_000))
+            probe(path)
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 
 def test_pil_global_state_untouched(tmp_path, astronaut_png):
@@ -188,7 +206,9 @@ def test_truncated_mp4_without_faststart(tmp_path):
         stream = out.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for i in range(12):
-            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(
+                rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24"
+            )
             frame.pts = i
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))

@@ -17,7 +17,15 @@ def _image_bytes(fmt: str, **kwargs) -> bytes:
 
 @pytest.mark.parametrize(
     ("pil_format", "expected"),
-    [("PNG", "png"), ("JPEG", "jpeg"), ("GIF", "gif"), ("WEBP", "webp"), ("TIFF", "tiff"), ("BMP", "bmp")],
+    [
+        ("PNG", "png"),
+        ("JPEG", "jpeg"),
+        ("GIF", "gif"),
+        ("WEBP", "webp"),
+        ("TIFF", "tiff"),
+        ("BMP", "bmp"),
+        ("AVIF", "avif"),
+    ],
 )
 def test_images_by_content_not_extension(tmp_path, pil_format, expected):
     path = tmp_path / "misleading.mp3"
@@ -63,7 +71,9 @@ def test_text_formats(tmp_path):
     plain.write_bytes("\ufeffCafé notes\n".encode())  # a BOM is fine
     assert (sniff(plain).kind, sniff(plain).format) == ("screenplay", "text")
     fdx = tmp_path / "script.xml"
-    fdx.write_text('<?xml version="1.0"?>\n<!-- x -->\n<FinalDraft DocumentType="Script"><Content/></FinalDraft>')
+    fdx.write_text(
+        '<?xml version="1.0"?>\n<!-- x -->\n<FinalDraft DocumentType="Script"><Content/></FinalDraft>'
+    )
     assert sniff(fdx).format == "fdx"
     other_xml = tmp_path / "other.fdx"
     other_xml.write_text("<html><body/></html>")
@@ -109,3 +119,10 @@ def test_text_starting_like_bmp_is_text(tmp_path):
     path = tmp_path / "bmw.txt"
     path.write_text("BMW drives past the window.\n" * 3)
     assert sniff(path).format == "text"
+
+
+def test_heic_brand_is_unsupported(tmp_path):
+    path = tmp_path / "photo.heic"
+    path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
+    with pytest.raises(MediaError, match="unsupported"):
+        sniff(path)

@@ -234,6 +234,11 @@ class AssetService:
                 thumb = thumbnail_bytes(staged.path, 256, limits)
             elif info.kind == "video":
                 thumb = poster_frame_bytes(staged.path, 256, limits)
+        except ReelforgeError as exc:
+            staged.discard()
+            # Decoders name the file they read (the staged copy); the user knows it by its own name.
+            msg = str(exc).replace(f"{staged.path}: ", "").replace(f"{staged.path.name}: ", "")
+            raise type(exc)(msg.replace(str(staged.path), src.name).replace(staged.path.name, src.name)) from None
         except BaseException:
             staged.discard()
             raise
@@ -257,6 +262,28 @@ class AssetService:
             if p.thumb is not None:
                 thumbs[i] = self.studio.blobs.put_bytes(p.thumb).sha256
             p.staged.commit()
+        # Two concurrent jobs may save identical outputs: on PostgreSQL the loser of that race
+        # gets a unique violation; a second pass then sees the winner's row as a duplicate.
+        for attempt in range(3):
+            try:
+                self._write_rows(pending, project_id, tags, meta, created_by_job, thumbs, report)
+                return
+            except IntegrityError:
+                report.added.clear()
+                report.duplicates.clear()
+                if attempt == 2:
+                    raise InvalidInput("the same files are being added concurrently; try again") from None
+
+    def _write_rows(
+        self,
+        pending: list[_Pending],
+        project_id: str,
+        tags: list[str],
+        meta: dict[str, Any],
+        created_by_job: str | None,
+        thumbs: dict[int, str],
+        report: IngestReport,
+    ) -> None:
         created: list[str] = []
         with session_scope(self.studio.Session) as s:
             seen: dict[str, AssetRow] = {}
@@ -292,10 +319,7 @@ class AssetService:
                 created.append(row.id)
                 for t in tags:
                     s.add(AssetTagRow(asset_id=row.id, tag=t))
-            try:
-                s.flush()
-            except IntegrityError:
-                raise InvalidInput("a concurrent ingest added the same files; run the command again") from None
+            s.flush()
             if created:
                 audit(s, "asset.add", None, project_id, assets=created[:1000], count=len(created))
             rows = [s.get(AssetRow, i) for i in created]

@@ -61,7 +61,7 @@ def xmp_packet(record: dict[str, Any], source_type: str | None) -> bytes:
         " </rdf:RDF>\n"
         "</x:xmpmeta>\n"
         '<?xpacket end="w"?>'
-    ).encode("utf-8")
+    ).encode()
 
 
 def write_png(img: Image.Image, dst: Path, record: dict[str, Any], source_type: str | None) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
         """Ingest images, video, audio and screenplays (type from content; validated; deduplicated)."""
         s = studio()
         with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      console=err_console, transient=True) as bar:
+                      console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
             t = bar.add_task("", total=None)
             report = s.assets.add(
                 paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid,
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         for a in report.duplicates:
             console.print(f"[dim]exists {a.id} {a.kind:10} {a.name}[/]")
         for path, msg in report.rejected:
-            err_console.print(f"[red]rejected[/] {path}: {msg}")
+            err_console.print(f"[red]rejected[/] {path}: {msg}", soft_wrap=True)
         console.print(f"{len(report.added)} added, {len(report.duplicates)} already present, "
                       f"{len(report.rejected)} rejected")
         if report.rejected:

@@ -15,8 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from reelforge.catalog.entities import Job
 from reelforge.studio import Studio
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)  # long paths and ids stay on one line (pipes, logs)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 class State:

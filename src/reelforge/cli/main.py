@@ -52,9 +52,12 @@ app.add_typer(jobs.jobs_app, name="jobs")
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, standalone_mode=False, prog_name="reelforge")
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        rv = app(args=argv, standalone_mode=False, prog_name="reelforge")
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv
     except ReelforgeError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.stderr.write(f"error: {exc}\n")  # plain write: never wrapped, always one line
         return exc.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -67,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # last resort: one line, traceback only on request
         if os.environ.get("REELFORGE_DEBUG"):
             raise
-        err_console.print(f"internal error: {type(exc).__name__}: {exc} (set REELFORGE_DEBUG=1 for a traceback)",
-                          markup=False, highlight=False)
+        one = " ".join(f"{type(exc).__name__}: {exc}".split())
+        sys.stderr.write(f"internal error: {one} (set REELFORGE_DEBUG=1 for a traceback)\n")
         return 70
     finally:
         if state._studio is not None:

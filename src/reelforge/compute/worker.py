@@ -211,6 +211,10 @@ def run_workers(
     """Start ``n`` worker processes and wait for them; returns their exit codes."""
     if n < 1:
         raise NotFound("need at least one worker")
+    if n == 1:
+        # One worker runs in this process: signals reach it directly and nothing is orphaned.
+        _worker_main(str(home), stop_when_idle, list(tasks) if tasks else None, max_jobs)
+        return [0]
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_worker_main, args=(str(home), stop_when_idle, list(tasks) if tasks else None, max_jobs),

@@ -50,8 +50,12 @@ def video_stream(container: InputContainer) -> av.VideoStream | None:
     return None
 
 
-def audio_stream(container: InputContainer) -> av.AudioStream | None:
-    return container.streams.audio[0] if container.streams.audio else None
+def audio_stream(container: InputContainer, decodable: bool = False) -> av.AudioStream | None:
+    """The first audio stream (with ``decodable``, the first one FFmpeg has a decoder for)."""
+    for stream in container.streams.audio:
+        if not decodable or stream.codec_context is not None:
+            return stream
+    return None
 
 
 def header_duration(stream: av.stream.Stream, container: InputContainer) -> float | None:
@@ -80,6 +84,8 @@ def check_video_header(
     stream: av.VideoStream, container: InputContainer, name: str, limits: MediaLimits
 ) -> tuple[int, int, float | None]:
     """Dimensions and declared duration within limits, before anything is decoded."""
+    if stream.codec_context is None:
+        raise MediaError(f"{name}: unsupported video codec")
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:
         raise MediaError(f"{name}: video stream has no frame size")
@@ -99,6 +105,8 @@ def check_video_header(
 def check_audio_header(
     stream: av.AudioStream, container: InputContainer, name: str, limits: MediaLimits
 ) -> tuple[int, int, float | None]:
+    if stream.codec_context is None:
+        raise MediaError(f"{name}: unsupported audio codec")
     rate = stream.codec_context.sample_rate
     channels = channel_count(stream)
     if rate <= 0 or channels <= 0:

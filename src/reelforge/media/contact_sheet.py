@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,13 @@ LABEL_COLOR = (230, 230, 230)
 TITLE_COLOR = (255, 255, 255)
 
 
+@functools.lru_cache(maxsize=16)
 def _font(size: int) -> Font:
+    """DejaVu Sans when the system has it (wide Unicode coverage), else Pillow's built-in font."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)  # found via the system font directories
+    except (OSError, ImportError):
+        pass
     try:
         return ImageFont.load_default(size=size)
     except (TypeError, OSError, ImportError):  # old Pillow or no FreeType: fixed bitmap font

@@ -3,8 +3,8 @@
 Every decode goes through :func:`open_image`, which checks the header's dimensions against
 :class:`MediaLimits` before a single pixel is decoded. Pillow's global state is never modified:
 ``ImageFile.LOAD_TRUNCATED_IMAGES`` stays False (truncation is an error) and ``Image.MAX_IMAGE_PIXELS``
-is left alone; its DecompressionBombError/Warning (even when warnings are turned into errors) become
-``LimitExceeded``.
+is left alone; its DecompressionBombError becomes ``LimitExceeded`` and its DecompressionBombWarning
+is captured (our ``max_pixels`` check decides), so a bomb never passes with only a warning.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import struct
+import threading
+import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +40,7 @@ PIL_FORMATS = {
 XMP_KEY = "XML:com.adobe.xmp"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WHITE = (255, 255, 255)
+_WARNINGS_LOCK = threading.Lock()
 
 
 def check_image_size(size: tuple[int, int], name: str, limits: MediaLimits) -> None:
@@ -87,8 +90,16 @@ def open_image(
     """Open lazily (header only) with the decoder matching the sniffed type, and check its size."""
     path = Path(path)
     sniffed = sniffed or _image_sniffed(path, limits)
-    with decoding(path.name):
+    # Pillow warns (DecompressionBombWarning) from Image.open when an image exceeds its global
+    # MAX_IMAGE_PIXELS. Our own check below is the one that decides, so the warning is captured
+    # here instead of leaking; the lock keeps concurrent catch_warnings blocks from corrupting the
+    # global warning filters. Other warnings are re-emitted.
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught, decoding(path.name):
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
         im = Image.open(path, formats=[PIL_FORMATS[sniffed.format]])
+    for message in caught:
+        if not issubclass(message.category, Image.DecompressionBombWarning):
+            warnings.warn_explicit(message.message, message.category, message.filename, message.lineno)
     try:
         check_image_size(im.size, path.name, limits)
         yield im

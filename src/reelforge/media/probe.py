@@ -14,6 +14,7 @@ then the content is decoded enough to catch truncation and corruption:
 from __future__ import annotations
 
 import re
+import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,7 +188,8 @@ def _decode_tail(container: InputContainer, primary: av.stream.Stream, scan: _Sc
 def _decode_everything(path: Path, kind: str, name: str) -> int:
     with open_input(path) as container:
         stream = video_stream(container) if kind == "video" else audio_stream(container)
-        assert stream is not None
+        if stream is None:
+            raise MediaError(f"{name}: no {kind} stream")
         frames = 0
         try:
             for packet in container.demux(stream):
@@ -211,11 +213,28 @@ def _mp3_counts_frames(path: Path) -> bool:
     return any(tag in first_frame for tag in (b"Xing", b"Info", b"VBRI"))
 
 
+def _check_riff_size(path: Path, fmt: str, size: int) -> None:
+    """WAV/AIFF/AVI declare their total size up front; FFmpeg quietly plays a cut file, so compare."""
+    with open(path, "rb") as f:
+        header = f.read(8)
+    if len(header) < 8:
+        raise MediaError(f"{path.name}: truncated {fmt} header")
+    declared = struct.unpack(">I" if header[:4] == b"FORM" else "<I", header[4:8])[0]
+    if header[:4] == b"RF64" or declared in (0, 0xFFFFFFFF):
+        return  # streaming writers leave the size open; RF64 keeps it elsewhere
+    if declared + 8 > size + 1:  # one byte of slack for writers that forget the pad byte
+        raise MediaError(
+            f"{path.name}: truncated file: the {fmt} header declares {declared + 8} bytes but only {size} exist"
+        )
+
+
 def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
     name = path.name
+    if sniffed.format in ("wav", "aiff", "avi"):
+        _check_riff_size(path, sniffed.format, size)
     with open_input(path) as container:
         vstream = video_stream(container)
-        astream = audio_stream(container)
+        astream = audio_stream(container, decodable=sniffed.kind == "video")
         info = MediaInfo(kind=sniffed.kind, format=sniffed.format, mime=sniffed.mime, size_bytes=size)
         fps: float | None = None
         if sniffed.kind == "video":
@@ -257,12 +276,7 @@ def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> M
         trusted = sniffed.format not in _ESTIMATED_DURATION_FORMATS or (
             sniffed.format == "mp3" and _mp3_counts_frames(path)
         )
-        if (
-            declared
-            and trusted
-            and declared > 1.0
-            and scan.extent() < 0.9 * declared - 0.5
-        ):
+        if declared and trusted and declared > 1.0 and scan.extent() < 0.9 * declared - 0.5:
             raise MediaError(
                 f"{name}: truncated file: it declares {declared:.1f} s but holds only {scan.extent():.1f} s"
             )

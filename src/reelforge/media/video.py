@@ -218,7 +218,7 @@ def video_proxy(
         fps = frame_rate(vin) or 25.0
         rate = Fraction(vin.average_rate) if vin.average_rate else Fraction(fps).limit_denominator(1001)
         total = int(vin.frames or round((duration or 0.0) * fps))
-        ain = audio_stream(container)
+        ain = audio_stream(container, decodable=True)
         encoder = pick_video_encoder("h264")
         with atomic_path(dst) as tmp, av.open(str(tmp), "w", format="mp4", options=MP4_OPTIONS) as out:
             vout = _configure_video_stream(out, encoder, rate, out_w, out_h, crf)
@@ -232,7 +232,8 @@ def video_proxy(
                     stream = packet.stream
                     for frame in decode(stream, packet, name):
                         if stream.type == "audio":
-                            assert aout is not None
+                            if aout is None:
+                                continue
                             frame.pts = None  # the encoder's resampler counts samples itself
                             out.mux(aout.encode(frame))
                             continue

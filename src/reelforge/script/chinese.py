@@ -27,20 +27,72 @@ _HEAD_NUM = re.compile(
     rf"^\s*(?:第\s*(?P<a>[{_CN_NUM}]+)\s*[场幕集]|场景\s*(?P<b>[{_CN_NUM}]+)"
     rf"|(?P<c>[0-9０-９]+(?:[-－.][0-9０-９]+)*[A-Za-z]?)(?=\s*[.．、:：\s]))\s*[.．、:：]?\s*(?P<rest>.*)$"
 )
-_TIME_WORDS = ("白天", "夜晚", "晚上", "早晨", "清晨", "凌晨", "傍晚", "黄昏", "深夜", "中午", "上午", "下午",
-               "午后", "日", "夜", "晨", "昏", "午", "晚", "早")
-_INT_EXT = {"内": "INT", "内景": "INT", "室内": "INT", "外": "EXT", "外景": "EXT", "室外": "EXT",
-            "内外": "INT/EXT", "内/外": "INT/EXT", "外/内": "INT/EXT", "内外景": "INT/EXT"}
+_TIME_WORDS = (
+    "白天",
+    "夜晚",
+    "晚上",
+    "早晨",
+    "清晨",
+    "凌晨",
+    "傍晚",
+    "黄昏",
+    "深夜",
+    "中午",
+    "上午",
+    "下午",
+    "午后",
+    "日",
+    "夜",
+    "晨",
+    "昏",
+    "午",
+    "晚",
+    "早",
+)
+_INT_EXT = {
+    "内": "INT",
+    "内景": "INT",
+    "室内": "INT",
+    "外": "EXT",
+    "外景": "EXT",
+    "室外": "EXT",
+    "内外": "INT/EXT",
+    "内/外": "INT/EXT",
+    "外/内": "INT/EXT",
+    "内外景": "INT/EXT",
+}
 _TOKEN_SPLIT = re.compile(r"[\s,，/／·・|｜\-－—]+")
 _SENTENCE_PUNCT = re.compile(r"[。！？!?；;]")
 _CAST = re.compile(r"^\s*(?:人物|出场人物|登场人物|角色)\s*[:：]\s*(?P<names>.*)$")
-_DIALOGUE = re.compile(r"^\s*(?P<name>[^\s:：△▲（）()]{1,12}?)\s*(?:[（(](?P<ext>[^）)]{1,12})[）)])?\s*[:：]\s*(?P<text>.*)$")
+_DIALOGUE = re.compile(
+    r"^\s*(?P<name>[^\s:：△▲（）()]{1,12}?)\s*(?:[（(](?P<ext>[^）)]{1,12})[）)])?\s*[:：]\s*(?P<text>.*)$"
+)
 _PAREN = re.compile(r"[（(][^（）()]*[）)]")
-_TITLE_KEYS = {"编剧": "Author", "作者": "Author", "原著": "Source", "导演": "Director", "日期": "Draft date",
-               "版本": "Draft date", "联系": "Contact", "联系方式": "Contact"}
-_EXTENSIONS = {"画外音": "V.O.", "旁白": "V.O.", "画外": "O.S.", "内心": "V.O.", "内心独白": "V.O.",
-               "OS": "O.S.", "O.S.": "O.S.", "VO": "V.O.", "V.O.": "V.O.", "电话": "FILTERED",
-               "续": "CONT'D", "接上": "CONT'D", "CONT'D": "CONT'D"}
+_TITLE_KEYS = {
+    "编剧": "Author",
+    "作者": "Author",
+    "原著": "Source",
+    "导演": "Director",
+    "日期": "Draft date",
+    "版本": "Draft date",
+    "联系": "Contact",
+    "联系方式": "Contact",
+}
+_EXTENSIONS = {
+    "画外音": "V.O.",
+    "旁白": "V.O.",
+    "画外": "O.S.",
+    "内心": "V.O.",
+    "内心独白": "V.O.",
+    "OS": "O.S.",
+    "O.S.": "O.S.",
+    "VO": "V.O.",
+    "V.O.": "V.O.",
+    "电话": "FILTERED",
+    "续": "CONT'D",
+    "接上": "CONT'D",
+    "CONT'D": "CONT'D",
+}
 _NOT_NAMES = {"时间", "地点", "场景", "备注", "注", "字幕", "画面", "镜头", "音效", "音乐", "内容", "提示"}
 _SPEECH_VERBS = ("说", "道", "问", "喊", "叫", "答", "想")
 
@@ -98,7 +150,7 @@ def _dialogue_elements(text: str, line: int) -> list[Element]:
     out: list[Element] = []
     pos = 0
     for m in _PAREN.finditer(text):
-        before = text[pos:m.start()].strip()
+        before = text[pos : m.start()].strip()
         if before:
             out.append(Element("dialogue", before, line))
         inner = m.group()[1:-1].strip()
@@ -143,8 +195,15 @@ def parse_chinese(text: str) -> Screenplay:
         if hm is not None:
             pending_speaker = False
             number, int_ext, location, tod = hm
-            heading = Element("scene_heading", s, no, int_ext=int_ext, location=location, time_of_day=tod,
-                              scene_number=number)
+            heading = Element(
+                "scene_heading",
+                s,
+                no,
+                int_ext=int_ext,
+                location=location,
+                time_of_day=tod,
+                scene_number=number,
+            )
             els.append(heading)
             continue
         cm = _CAST.match(s)
@@ -174,7 +233,8 @@ def parse_chinese(text: str) -> Screenplay:
         if dm:
             name = dm.group("name")
             is_name = name not in _NOT_NAMES and (
-                name in cast_names or not (len(name) > 2 and name.endswith(_SPEECH_VERBS)))
+                name in cast_names or not (len(name) > 2 and name.endswith(_SPEECH_VERBS))
+            )
             if is_name:
                 ext = (dm.group("ext") or "").strip()
                 cue = Element("character", name + (f"（{ext}）" if ext else ""), no, name=name)

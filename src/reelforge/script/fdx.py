@@ -116,8 +116,9 @@ def _safe_parse(data: bytes | str) -> tuple[ET.Element, dict[int, int]]:
     try:
         parser.Parse(payload, True)
     except expat.ExpatError as exc:
-        raise ScriptParseError(f"malformed FDX XML: {expat.errors.messages.get(exc.code, str(exc))}",
-                               exc.lineno) from exc
+        raise ScriptParseError(
+            f"malformed FDX XML: {expat.errors.messages.get(exc.code, str(exc))}", exc.lineno
+        ) from exc
     if not root:
         raise ScriptParseError("empty FDX document", 1)
     return root[0], lines
@@ -153,7 +154,7 @@ def _guess_title_key(text: str, index: int, alignment: str, seen: set[str]) -> s
         return "Credit"
     if "credit" in seen and "author" not in seen:
         return "Author"
-    if "draft" in low or re.search(r"\b(19|20)\d\d\b", low) and len(low) < 40:
+    if "draft" in low or (re.search(r"\b(19|20)\d\d\b", low) and len(low) < 40):
         return "Draft date"
     if "copyright" in low or "\u00a9" in text:
         return "Copyright"
@@ -173,6 +174,7 @@ def _read_title_page(root: ET.Element, strip: bool) -> list[TitleField]:
     fields: list[TitleField] = []
     seen: set[str] = set()
     last_key: str | None = None
+    last_align = ""
     gap = True
     index = 0
     for p in paras:
@@ -180,19 +182,23 @@ def _read_title_page(root: ET.Element, strip: bool) -> list[TitleField]:
         if not text.strip():
             gap = True
             continue
+        align = p.get("Alignment", "")
         key = p.get(_RF_KEY)
+        explicit = key is not None
         if key is None:
-            if not gap and last_key is not None:
-                key = last_key  # consecutive paragraphs continue one value (e.g. a contact block)
-            else:
-                key = _guess_title_key(strip_emphasis(text).strip(), index, p.get("Alignment", ""), seen)
+            guess = _guess_title_key(strip_emphasis(text).strip(), index, align, seen)
+            # Adjacent lines with the same alignment continue one value (a two-line title, an
+            # address), except after a credit line or when the line is clearly a new field.
+            continues = (not gap and last_key is not None and last_key != "Credit" and align == last_align
+                         and guess not in ("Credit", "Draft date", "Copyright", "Source"))
+            key = last_key if continues and last_key is not None else guess
         index += 1
-        if fields and key == last_key and (not gap or p.get(_RF_KEY) is not None):
+        if fields and key == last_key and (not gap or explicit):
             fields[-1].value += "\n" + text.strip()
         else:
             fields.append(TitleField(key, text.strip()))
         seen.add(key.lower())
-        last_key = key
+        last_key, last_align = key, align
         gap = False
     return fields
 
@@ -205,7 +211,7 @@ def _make_element(p: ET.Element, line: int, strip: bool) -> Element:
         etype = "centered"
     text = _paragraph_text(p, strip)
     el = Element(type=etype, text=text if etype == "action" else text.strip(), line=line)
-    if fdx_type not in _TYPE_MAP and rf_type is None or fdx_type in ("General", "Shot", "Cast List"):
+    if (fdx_type not in _TYPE_MAP and rf_type is None) or fdx_type in ("General", "Shot", "Cast List"):
         el.attrs["fdx_type"] = fdx_type
     if etype == "scene_heading":
         parts = parse_scene_heading(el.text)
@@ -254,8 +260,13 @@ def parse_fdx(data: bytes | str, *, strip_emphasis: bool = False) -> Screenplay:
         if el.type == "page_break":
             return
         prev = els[-1] if els else None
-        if (prev is not None and el.type in ("dialogue", "lyrics") and prev.type == el.type
-                and not el.notes and not prev.notes):
+        if (
+            prev is not None
+            and el.type in ("dialogue", "lyrics")
+            and prev.type == el.type
+            and not el.notes
+            and not prev.notes
+        ):
             prev.text += "\n" + el.text
             return
         if el.type == "character" and dual:

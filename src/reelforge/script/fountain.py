@@ -33,11 +33,18 @@ _SCENE_RE = re.compile(
     r"^(?P<ie>int\.?\s*/\s*ext|ext\.?\s*/\s*int|i\.?\s*/\s*e|e\.?\s*/\s*i|int|ext|est)(?:\.\s*|\s+)(?P<rest>.*)$",
     re.IGNORECASE,
 )
-_SCENE_NUMBER = re.compile(r"\s*#([A-Za-z0-9.\-]+)#\s*$")
+_SCENE_NUMBER = re.compile(r"\s*#([\w.\-]+)#\s*$")
 _TOD_SPLIT = re.compile(r"\s+[-\u2013\u2014]{1,2}\s+")
 _PAGE_BREAK = re.compile(r"^={3,}$")
 _TITLE_KEY = re.compile(r"^(?P<key>[^\W\d_][\w '\-.]{0,39}?)\s*:(?P<value>.*)$")
 _EXTENSION = re.compile(r"\(([^()]*)\)")
+#: A title page must use at least one of these keys, so an opening action line with a colon
+#: ("Steel enters the code: 9765") is not swallowed as a title page.
+TITLE_KEYS = frozenset({
+    "title", "credit", "author", "authors", "source", "draft date", "date", "contact", "copyright",
+    "notes", "revision", "revised", "written by", "format", "font", "watermark", "episode", "series",
+    "tl", "tc", "tr", "cc", "bl", "br",
+})
 _MAX_CHARS = 50_000_000
 
 
@@ -140,8 +147,14 @@ def _preprocess(text: str) -> tuple[list[_Line], list[str], list[tuple[str, int]
         for k, part in enumerate(parts):
             if k > 0:
                 joined = "".join(buf)
-                lines.append(_Line(joined, cur_src, cur_bones, dropped=bool(cur_bones) and not
-                                   (had_content and joined.strip())))
+                lines.append(
+                    _Line(
+                        joined,
+                        cur_src,
+                        cur_bones,
+                        dropped=bool(cur_bones) and not (had_content and joined.strip()),
+                    )
+                )
                 src += 1
                 cur_src, buf, cur_bones, had_content = src, [], [], False
             if part:
@@ -153,12 +166,12 @@ def _preprocess(text: str) -> tuple[list[_Line], list[str], list[tuple[str, int]
         if m is None:
             emit_segment(text[pos:])
             break
-        emit_segment(text[pos:m.start()])
+        emit_segment(text[pos : m.start()])
         if m.group() == "/*":
             end = text.find("*/", m.end())
             if end < 0:
                 raise ScriptParseError("unclosed boneyard '/*' (no matching '*/' before end of file)", src)
-            content = text[m.end():end]
+            content = text[m.end() : end]
             boneyards.append((content, src))
             cur_bones.append(len(boneyards) - 1)
             src += content.count("\n")
@@ -167,14 +180,16 @@ def _preprocess(text: str) -> tuple[list[_Line], list[str], list[tuple[str, int]
             end = text.find("]]", m.end())
             if end < 0:
                 raise ScriptParseError("unclosed note '[[' (no matching ']]' before end of file)", src)
-            content = text[m.end():end]
+            content = text[m.end() : end]
             notes.append(content)
             buf.append(f"{_NOTE_OPEN}{len(notes) - 1}{_NOTE_CLOSE}")
             had_content = True
             src += content.count("\n")
             pos = end + 2
     joined = "".join(buf)
-    lines.append(_Line(joined, cur_src, cur_bones, dropped=bool(cur_bones) and not (had_content and joined.strip())))
+    lines.append(
+        _Line(joined, cur_src, cur_bones, dropped=bool(cur_bones) and not (had_content and joined.strip()))
+    )
     return lines, notes, boneyards
 
 
@@ -191,7 +206,7 @@ def _lift_notes(raw: str, notes: list[str], strip: bool) -> tuple[str, list[Inli
     pos = 0
     length = 0
     for m in _SENTINEL.finditer(raw):
-        seg = raw[pos:m.start()]
+        seg = raw[pos : m.start()]
         out.append(seg)
         length += len(seg)
         found.append((length, _clean_note(notes[int(m.group(1))])))
@@ -237,6 +252,8 @@ def _parse_title_page(lines: list[_Line], notes: list[str], strip: bool) -> tupl
             fields[-1][1].append(t.strip())
         else:
             return [], 0
+    if not any(key.lower() in TITLE_KEYS for key, _values in fields):
+        return [], 0
     out = []
     for key, values in fields:
         value = "\n".join(values)
@@ -247,8 +264,9 @@ def _parse_title_page(lines: list[_Line], notes: list[str], strip: bool) -> tupl
 class _Builder:
     """The body state machine."""
 
-    def __init__(self, lines: list[_Line], notes: list[str], boneyards: list[tuple[str, int]],
-                 keep_boneyard: bool) -> None:
+    def __init__(
+        self, lines: list[_Line], notes: list[str], boneyards: list[tuple[str, int]], keep_boneyard: bool
+    ) -> None:
         self.lines = lines
         self.notes = notes
         self.boneyards = boneyards
@@ -366,7 +384,7 @@ class _Builder:
             return True
         if clean.startswith(">") and clean.endswith("<"):
             gt, lt = s.index(">"), s.rindex("<")
-            self.add("centered", (s[gt + 1:lt] + s[lt + 1:]).strip(), src)
+            self.add("centered", (s[gt + 1 : lt] + s[lt + 1 :]).strip(), src)
             self.reset()
             return False
         if clean.startswith(">"):
@@ -425,7 +443,7 @@ class _Builder:
             number = m.group(1)
             # Drop the last "#..#" group (notes may follow it on the raw line).
             idx = s.rfind(f"#{number}#")
-            s = (s[:idx].rstrip() + s[idx + len(number) + 2:]).strip()
+            s = (s[:idx].rstrip() + s[idx + len(number) + 2 :]).strip()
         self.add("scene_heading", s, src, scene_number=number, forced=forced)
         self.reset()
 
@@ -447,7 +465,11 @@ def _finalize(els: list[Element], notes: list[str], strip: bool) -> None:
         el.notes = lifted
         if el.type == "scene_heading":
             parts = parse_scene_heading(el.text)
-            el.int_ext, el.location, el.time_of_day = parts["int_ext"], parts["location"], parts["time_of_day"]
+            el.int_ext, el.location, el.time_of_day = (
+                parts["int_ext"],
+                parts["location"],
+                parts["time_of_day"],
+            )
         elif el.type == "character":
             name, exts, _dual, leftover = _split_cue(_strip_markup(el.text))
             el.name = name or leftover or el.text
@@ -457,8 +479,9 @@ def _finalize(els: list[Element], notes: list[str], strip: bool) -> None:
 def parse_fountain(text: str, *, strip_emphasis: bool = False, keep_boneyard: bool = False) -> Screenplay:
     """Parse Fountain text. Boneyard is dropped unless ``keep_boneyard``; emphasis kept unless stripped."""
     if not isinstance(text, str):
-        raise ScriptParseError(f"Fountain input must be text (str), got {type(text).__name__}; "
-                               "use parse_any() for bytes")
+        raise ScriptParseError(
+            f"Fountain input must be text (str), got {type(text).__name__}; use parse_any() for bytes"
+        )
     if len(text) > _MAX_CHARS:
         raise ScriptParseError(f"Fountain input too large ({len(text)} characters > {_MAX_CHARS})")
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -593,8 +616,9 @@ def write_fountain(sp: Screenplay) -> str:
 
 
 def _with_text(el: Element, text: str) -> Element:
-    return Element(type=el.type, text=text, line=el.line, name=el.name, extensions=list(el.extensions),
-                   dual=el.dual)
+    return Element(
+        type=el.type, text=text, line=el.line, name=el.name, extensions=list(el.extensions), dual=el.dual
+    )
 
 
 def _dialogue_lines(t: str, text: str) -> list[str]:

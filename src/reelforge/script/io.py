@@ -37,7 +37,9 @@ def decode_text(data: bytes) -> str:
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise ScriptParseError(f"cannot decode screenplay text (not UTF-8, GB18030 or CP1252): {exc}") from exc
+        raise ScriptParseError(
+            f"cannot decode screenplay text (not UTF-8, GB18030 or CP1252): {exc}"
+        ) from exc
 
 
 def detect_format(text: str | bytes, filename: str | None = None) -> str:
@@ -65,8 +67,13 @@ def detect_format(text: str | bytes, filename: str | None = None) -> str:
     return "fountain"
 
 
-def parse_any(data: bytes | str, filename: str | None = None, *, strip_emphasis: bool = False,
-              max_bytes: int = MAX_SCRIPT_BYTES) -> Screenplay:
+def parse_any(
+    data: bytes | str,
+    filename: str | None = None,
+    *,
+    strip_emphasis: bool = False,
+    max_bytes: int = MAX_SCRIPT_BYTES,
+) -> Screenplay:
     """Sniff the format and parse. Bytes are decoded (FDX bytes go straight to the XML parser)."""
     if not isinstance(data, (bytes, bytearray, str)):
         raise ScriptParseError(f"screenplay input must be bytes or str, got {type(data).__name__}")
@@ -75,10 +82,15 @@ def parse_any(data: bytes | str, filename: str | None = None, *, strip_emphasis:
         raise LimitExceeded(f"screenplay is {size} bytes, over the {max_bytes} byte limit")
     if isinstance(data, bytearray):
         data = bytes(data)
-    fmt = detect_format(data, filename)
+    if isinstance(data, bytes):
+        if detect_format(data[:4096], filename) == "fdx":
+            return parse_fdx(data, strip_emphasis=strip_emphasis)  # expat honours the XML encoding
+        text = decode_text(data)
+    else:
+        text = data
+    fmt = detect_format(text, filename)
     if fmt == "fdx":
         return parse_fdx(data, strip_emphasis=strip_emphasis)
-    text = decode_text(data) if isinstance(data, bytes) else data
     if fmt == "chinese":
         return parse_chinese(text)
     return parse_fountain(text, strip_emphasis=strip_emphasis)

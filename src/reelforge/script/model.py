@@ -253,7 +253,7 @@ class Screenplay:
                 pre.append(el)
             else:
                 current.elements.append(el)
-        if any(e.type in CONTENT_TYPES for e in pre):
+        if any(e.type in CONTENT_TYPES and not _is_opening_slug(e) for e in pre):
             scenes.insert(0, Scene(index=0, heading=None, elements=pre, number="0", prologue=True))
         for i, sc in enumerate(scenes):
             sc.index = i
@@ -310,6 +310,14 @@ class Screenplay:
         return None
 
 
+def _is_opening_slug(el: Element) -> bool:
+    """``FADE IN:`` / ``OPEN ON:`` style action before the first heading is not a prologue scene."""
+    if el.type != "action":
+        return False
+    t = strip_emphasis(el.text).strip()
+    return len(t) <= 30 and t.endswith(":") and t == t.upper()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Emphasis markup
 # ---------------------------------------------------------------------------------------------------
@@ -353,8 +361,14 @@ def emphasis_runs(text: str) -> list[tuple[str, frozenset[str]]]:
     runs: list[tuple[str, frozenset[str]]] = []
     active: set[str] = set()
     buf: list[str] = []
-    toggles = {_B0: ("bold", True), _B1: ("bold", False), _I0: ("italic", True), _I1: ("italic", False),
-               _U0: ("underline", True), _U1: ("underline", False)}
+    toggles = {
+        _B0: ("bold", True),
+        _B1: ("bold", False),
+        _I0: ("italic", True),
+        _I1: ("italic", False),
+        _U0: ("underline", True),
+        _U1: ("underline", False),
+    }
     for ch in t:
         if ch in toggles:
             if buf:
@@ -398,7 +412,7 @@ def runs_to_markup(runs: list[tuple[str, frozenset[str]]]) -> str:
                 pieces.append(_escape_plain(line))
                 continue
             lead = line[: len(line) - len(line.lstrip())]
-            trail = line[len(line.rstrip()):]
+            trail = line[len(line.rstrip()) :]
             body = _escape_plain(core)
             if "bold" in styles and "italic" in styles:
                 body = f"***{body}***"
@@ -413,10 +427,39 @@ def runs_to_markup(runs: list[tuple[str, frozenset[str]]]) -> str:
     return "".join(out)
 
 
-_DAY_WORDS = ("DAY", "MORNING", "AFTERNOON", "DAWN", "NOON", "SUNRISE", "MIDDAY", "日", "晨", "早", "午",
-              "白天", "上午", "下午", "中午", "清晨")
-_NIGHT_WORDS = ("NIGHT", "EVENING", "DUSK", "SUNSET", "MIDNIGHT", "TWILIGHT", "夜", "晚", "昏", "凌晨",
-                "深夜", "傍晚", "黄昏")
+_DAY_WORDS = (
+    "DAY",
+    "MORNING",
+    "AFTERNOON",
+    "DAWN",
+    "NOON",
+    "SUNRISE",
+    "MIDDAY",
+    "日",
+    "晨",
+    "早",
+    "午",
+    "白天",
+    "上午",
+    "下午",
+    "中午",
+    "清晨",
+)
+_NIGHT_WORDS = (
+    "NIGHT",
+    "EVENING",
+    "DUSK",
+    "SUNSET",
+    "MIDNIGHT",
+    "TWILIGHT",
+    "夜",
+    "晚",
+    "昏",
+    "凌晨",
+    "深夜",
+    "傍晚",
+    "黄昏",
+)
 
 
 def day_night(time_of_day: str | None) -> str | None:

@@ -134,12 +134,12 @@ def dhash(path: Path, limits: object) -> int:
     from reelforge.media import load_image
 
     img = load_image(path, limits, mode="L")  # type: ignore[arg-type]
-    small = img.resize((9, 8))
-    px = list(small.getdata())
+    import numpy as np
+
+    px = np.asarray(img.resize((9, 8), resample=3), dtype=np.int16)  # bicubic, 8 rows x 9 cols
     bits = 0
-    for row in range(8):
-        for col in range(8):
-            bits = (bits << 1) | int(px[row * 9 + col] > px[row * 9 + col + 1])
+    for b in (px[:, :-1] > px[:, 1:]).ravel():
+        bits = (bits << 1) | int(b)
     return bits
 
 

@@ -18,6 +18,7 @@ output). Feature arrays are float ``(N, D)`` numpy arrays.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,19 +181,18 @@ def _descriptors(
     return [_normalise_descriptors(torch.cat(chunks)) for chunks in per_level]
 
 
-def _wasserstein_1d_sorted(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Exact W1 between empirical 1-D distributions given sorted samples (columns are projections)."""
-    n, m = a.shape[0], b.shape[0]
+def _wasserstein_1d_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact W1 between empirical 1-D distributions given sorted samples (one row per projection)."""
+    n, m = a.shape[1], b.shape[1]
     if n == m:
-        return (a - b).abs().mean(dim=0)
+        return np.abs(a - b).mean(axis=1, dtype=np.float64)
     # Quantile functions are step functions: integrate |Qa - Qb| over the merged breakpoints.
     t = np.unique(np.concatenate([np.arange(1, n + 1) / n, np.arange(1, m + 1) / m]))
     widths = np.diff(np.concatenate([[0.0], t]))
     mids = t - widths / 2
-    ia = torch.from_numpy(np.minimum((mids * n).astype(np.int64), n - 1))
-    ib = torch.from_numpy(np.minimum((mids * m).astype(np.int64), m - 1))
-    w = torch.from_numpy(widths).to(a.dtype)
-    return ((a[ia] - b[ib]).abs() * w[:, None]).sum(dim=0)
+    ia = np.minimum((mids * n).astype(np.int64), n - 1)
+    ib = np.minimum((mids * m).astype(np.int64), m - 1)
+    return (np.abs(a[:, ia] - b[:, ib]) * widths[None, :]).sum(axis=1)
 
 
 def sliced_wasserstein(
@@ -205,31 +205,32 @@ def sliced_wasserstein(
 ) -> float:
     """Sliced W1 between point sets a (n, d) and b (m, d): mean over random unit directions,
     ``n_projections`` fresh directions per repeat, averaged over ``n_repeats``."""
-    ta = torch.as_tensor(a, dtype=torch.float64)
-    tb = torch.as_tensor(b, dtype=torch.float64)
-    if ta.ndim != 2 or tb.ndim != 2 or ta.shape[1] != tb.shape[1]:
-        raise InvalidInput(
-            f"point sets must be (n, d) with the same d, got {tuple(ta.shape)} and {tuple(tb.shape)}"
-        )
-    if ta.shape[0] == 0 or tb.shape[0] == 0:
+    na = a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+    nb = b.detach().cpu().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
+    if na.ndim != 2 or nb.ndim != 2 or na.shape[1] != nb.shape[1]:
+        raise InvalidInput(f"point sets must be (n, d) with the same d, got {na.shape} and {nb.shape}")
+    if na.shape[0] == 0 or nb.shape[0] == 0:
         raise InvalidInput("point sets must not be empty")
     if n_projections < 1 or n_repeats < 1:
         raise InvalidInput("n_projections and n_repeats must be positive")
     rng = rng if rng is not None else np.random.default_rng(0)
-    d = ta.shape[1]
-    # Bound the (points x projections) working set to ~16M values per chunk.
-    chunk = max(1, min(n_projections, (1 << 24) // max(ta.shape[0], tb.shape[0])))
+    # float32 (d, n) layouts: projections come out as contiguous rows, which sort fastest.
+    at = np.ascontiguousarray(na.T, dtype=np.float32)
+    bt = np.ascontiguousarray(nb.T, dtype=np.float32)
+    d = at.shape[0]
+    # Bound the (projections x points) working set to ~16M values per chunk.
+    chunk = max(1, min(n_projections, (1 << 24) // max(at.shape[1], bt.shape[1])))
     repeats = []
     for _ in range(n_repeats):
-        dirs = torch.from_numpy(rng.standard_normal((d, n_projections)))
-        dirs = dirs / dirs.norm(dim=0, keepdim=True).clamp_min(1e-12)
+        dirs = rng.standard_normal((n_projections, d))
+        dirs = (dirs / np.maximum(np.linalg.norm(dirs, axis=1, keepdims=True), 1e-12)).astype(np.float32)
         dists = []
         for s in range(0, n_projections, chunk):
-            pa = torch.sort(ta @ dirs[:, s : s + chunk], dim=0).values
-            pb = torch.sort(tb @ dirs[:, s : s + chunk], dim=0).values
+            pa = np.sort(dirs[s : s + chunk] @ at, axis=1)
+            pb = np.sort(dirs[s : s + chunk] @ bt, axis=1)
             dists.append(_wasserstein_1d_sorted(pa, pb))
-        repeats.append(torch.cat(dists).mean())
-    return float(torch.stack(repeats).mean())
+        repeats.append(float(np.concatenate(dists).mean()))
+    return float(np.mean(repeats))
 
 
 def swd(
@@ -370,6 +371,19 @@ def kid(
     return float(values.mean()), float(values.std())
 
 
+def _sqrtm_checked(a: np.ndarray, tol: float = 1e-3) -> np.ndarray | None:
+    """Matrix square root, or None when it is not finite or its residual is large."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(a)
+    if not np.isfinite(root).all():
+        return None
+    scale = max(float(np.linalg.norm(a)), 1e-30)
+    if float(np.linalg.norm(root @ root - a)) / scale > tol:
+        return None
+    return root
+
+
 def frechet_distance(
     mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
 ) -> float:
@@ -379,10 +393,13 @@ def frechet_distance(
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
         raise InvalidInput("means and covariances must have matching shapes")
     diff = mu1 - mu2
-    covmean = scipy.linalg.sqrtm(s1 @ s2)
-    if not np.isfinite(covmean).all():
+    covmean = _sqrtm_checked(s1 @ s2)
+    if covmean is None:
+        # Singular product (fewer samples than dimensions): regularise both covariances slightly.
         offset = np.eye(s1.shape[0]) * eps
-        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
+        covmean = _sqrtm_checked((s1 + offset) @ (s2 + offset), tol=np.inf)
+        if covmean is None:
+            raise InvalidInput("Frechet distance failed: covariance product has no finite square root")
     if np.iscomplexobj(covmean):
         # Tiny imaginary parts are numerical noise of sqrtm on a near-singular product.
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3 * max(1.0, np.abs(covmean).max())):

@@ -165,7 +165,7 @@ def _score(pred: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict[st
     }
 
 
-def _split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/val split: every class with >= 2 images contributes to validation."""
     rng = np.random.default_rng([seed, 0])
     train: list[np.ndarray] = []
@@ -261,7 +261,7 @@ def train_classifier(
     aug = Augment() if augment is True else (augment or None)
     dev = torch.device(device)
 
-    train_idx, val_idx = _split(y_all, val_fraction, seed)
+    train_idx, val_idx = stratified_split(y_all, val_fraction, seed)
     if train_idx.size == 0:
         raise InvalidInput("no training images left after the validation split")
     x_u8 = to_uint8_nchw(images, channels=config.channels, size=config.resolution)

@@ -1,0 +1,46 @@
+"""Real data for the GAN tests: scikit-learn's digits upsampled to 32 px, and scikit-image's photos."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch.nn import functional as F
+
+from reelforge.vision.gan import GANConfig
+
+torch.set_num_threads(1)  # shared CPU; also keeps bitwise comparisons on one thread count
+
+
+def small_config(**overrides: object) -> GANConfig:
+    """A tiny 32 px model: a training step takes milliseconds, but every code path is exercised."""
+    base: dict[str, object] = {
+        "resolution": 32,
+        "z_dim": 16,
+        "base_channels": 4,
+        "cond_dim": 8,
+        "batch_size": 8,
+        "r1_gamma": 1.0,
+        "r1_every": 4,
+    }
+    base.update(overrides)
+    return GANConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """(1797, 32, 32, 3) uint8 digit images and their labels."""
+    d = load_digits()
+    x = torch.from_numpy(d.images.astype(np.float32) / 16.0)[:, None]
+    up = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
+    rgb = (up[:, 0, :, :, None].expand(-1, -1, -1, 3) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
+    return rgb, d.target.astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def plates() -> list[np.ndarray]:
+    """Large real photographs of different sizes (a Hubble deep field among them), for random crops."""
+    from skimage import data
+
+    return [data.hubble_deep_field(), data.coffee(), data.camera()]
