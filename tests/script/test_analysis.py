@@ -122,7 +122,9 @@ def test_should_stop_cancels() -> None:
 
 
 def test_small_script_uses_rolling_mean_and_no_edges() -> None:
-    sp = parse_fountain("INT. A - DAY\n\nSOLO\nI love this wonderful day.\n\nEXT. B - NIGHT\n\nSOLO\nI hate this.\n")
+    sp = parse_fountain(
+        "INT. A - DAY\n\nSOLO\nI love this wonderful day.\n\nEXT. B - NIGHT\n\nSOLO\nI hate this.\n"
+    )
     a = analyze(sp)
     assert a.params["smoothing"] == "rolling_mean(width=3)"
     assert a.edges == [] and a.conflicts == []

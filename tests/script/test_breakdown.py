@@ -169,5 +169,5 @@ def test_stripboard_html_colors_escaping_and_sorting_script() -> None:
     colors = set(re.findall(r'<tr style="background:(#[0-9a-f]{6})"', sample_page))
     assert colors == {"#ffffff", "#fff176", "#90caf9", "#a5d6a7"}
     # The table is well-formed markup (parseable as XML once the doctype is dropped).
-    table = sample_page[sample_page.index("<table"):sample_page.index("</table>") + len("</table>")]
+    table = sample_page[sample_page.index("<table") : sample_page.index("</table>") + len("</table>")]
     ET.fromstring(table)

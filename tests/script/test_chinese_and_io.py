@@ -73,7 +73,10 @@ def test_chinese_dialogue_parentheticals_and_extensions() -> None:
 def test_chinese_sample() -> None:
     sp = load_sample("chinese_sample.txt")
     assert sp.language == "zh"
-    assert [(f.key, f.value) for f in sp.title_page] == [("Title", "最后一卷胶片"), ("Author", "Reelforge 示例组")]
+    assert [(f.key, f.value) for f in sp.title_page] == [
+        ("Title", "最后一卷胶片"),
+        ("Author", "Reelforge 示例组"),
+    ]
     scenes = sp.scenes()
     assert [s.number for s in scenes] == ["1", "2", "3", "四"]
     assert [(s.heading.int_ext, s.heading.location, s.heading.time_of_day) for s in scenes if s.heading] == [

@@ -220,7 +220,9 @@ def test_non_xml_type_is_refused() -> None:
 
 
 def test_latin1_declared_encoding_bytes() -> None:
-    doc = ('<?xml version="1.0" encoding="ISO-8859-1"?>\n<FinalDraft><Content>'
-           '<Paragraph Type="Action"><Text>Caf\xe9 au lait.</Text></Paragraph></Content></FinalDraft>')
+    doc = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?>\n<FinalDraft><Content>'
+        '<Paragraph Type="Action"><Text>Caf\xe9 au lait.</Text></Paragraph></Content></FinalDraft>'
+    )
     sp = parse_fdx(doc.encode("latin-1"))
     assert sp.elements[0].text == "Caf\u00e9 au lait."

@@ -26,8 +26,16 @@ def _check(elements: list[Element], expected: list[Expected]) -> None:
 
 def _signature(sp: Screenplay) -> list[tuple[Any, ...]]:
     return [
-        (e.type, e.text, e.name, tuple(e.extensions), e.dual, e.scene_number, e.depth,
-         tuple((n.offset, n.text) for n in e.notes))
+        (
+            e.type,
+            e.text,
+            e.name,
+            tuple(e.extensions),
+            e.dual,
+            e.scene_number,
+            e.depth,
+            tuple((n.offset, n.text) for n in e.notes),
+        )
         for e in sp.elements
     ]
 
@@ -37,7 +45,9 @@ def test_golden_case(text: str, expected: list[Expected]) -> None:
     _check(parse_fountain(text).elements, expected)
 
 
-@pytest.mark.parametrize(("text", "expected"), [c[1:] for c in STRIPPED_CASES], ids=[c[0] for c in STRIPPED_CASES])
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in STRIPPED_CASES], ids=[c[0] for c in STRIPPED_CASES]
+)
 def test_golden_case_stripped(text: str, expected: list[Expected]) -> None:
     _check(parse_fountain(text, strip_emphasis=True).elements, expected)
 
@@ -81,8 +91,11 @@ def test_no_title_page_when_first_block_is_not_key_value() -> None:
 
 def test_title_page_custom_keys_are_kept() -> None:
     sp = parse_fountain("Title: Heist\nProducer: Jane Roe\nTL: top left\n\nINT. A - DAY\n")
-    assert [(f.key, f.value) for f in sp.title_page] == [("Title", "Heist"), ("Producer", "Jane Roe"),
-                                                          ("TL", "top left")]
+    assert [(f.key, f.value) for f in sp.title_page] == [
+        ("Title", "Heist"),
+        ("Producer", "Jane Roe"),
+        ("TL", "top left"),
+    ]
 
 
 @pytest.mark.parametrize("newline", ["\r\n", "\r", "\n"])
@@ -144,15 +157,17 @@ def test_non_string_input_raises(bad: Any) -> None:
 
 
 def test_writer_forces_ambiguous_elements() -> None:
-    sp = Screenplay(elements=[
-        Element("scene_heading", "FLASHBACK"),
-        Element("action", "BOOM\nThe wall falls."),
-        Element("action", "INT. NOT A HEADING"),
-        Element("character", "McCoy", name="McCoy"),
-        Element("dialogue", "Dammit, Jim."),
-        Element("transition", "Fade to black."),
-        Element("action", "Title: looks like a key"),
-    ])
+    sp = Screenplay(
+        elements=[
+            Element("scene_heading", "FLASHBACK"),
+            Element("action", "BOOM\nThe wall falls."),
+            Element("action", "INT. NOT A HEADING"),
+            Element("character", "McCoy", name="McCoy"),
+            Element("dialogue", "Dammit, Jim."),
+            Element("transition", "Fade to black."),
+            Element("action", "Title: looks like a key"),
+        ]
+    )
     text = write_fountain(sp)
     assert ".FLASHBACK" in text
     assert "!BOOM" in text
@@ -184,7 +199,9 @@ def test_sample_agrees_with_screenplain_and_jouvence() -> None:
 
     paras = screenplain.parse_lines(text.splitlines()).paragraphs
     assert sum(isinstance(p, Slug) for p in paras) == headings
-    assert sum(isinstance(p, Dialog) for p in paras) + 2 * sum(isinstance(p, DualDialog) for p in paras) == cues
+    assert (
+        sum(isinstance(p, Dialog) for p in paras) + 2 * sum(isinstance(p, DualDialog) for p in paras) == cues
+    )
 
     jouvence_parser = pytest.importorskip("jouvence.parser")
     from jouvence.document import TYPE_CHARACTER

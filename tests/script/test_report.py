@@ -34,7 +34,9 @@ def test_sample_report_has_all_charts_and_tables() -> None:
     radius = {c.find(f"{ns}title").text: float(c.get("r")) for c in circles}
     assert max(radius, key=radius.get) == "MARGOT"  # node size follows centrality
     red = [ln for ln in net.findall(f"{ns}line") if ln.get("stroke") == "#d62728"]
-    assert any("DESMOND" in ln.find(f"{ns}title").text and "MARGOT" in ln.find(f"{ns}title").text for ln in red)
+    assert any(
+        "DESMOND" in ln.find(f"{ns}title").text and "MARGOT" in ln.find(f"{ns}title").text for ln in red
+    )
     bars = svgs["lines-per-character"].findall(f"{ns}rect")
     assert len(bars) == len(a.characters)
     widths = [float(b.get("width")) for b in bars]

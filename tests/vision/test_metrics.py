@@ -177,6 +177,19 @@ def test_fid_from_features_is_zero_for_identical_sets_and_exact_for_a_shift() ->
     assert fid_from_features(x, x + delta) == pytest.approx(float(delta @ delta), rel=1e-6)
 
 
+def test_frechet_sqrtm_and_eigh_agree_even_with_fewer_samples_than_dimensions() -> None:
+    rng = np.random.default_rng(1)
+    for n, d in ((200, 16), (40, 96)):  # the second has singular covariances
+        x = np.abs(rng.normal(size=(n, d))) @ rng.normal(size=(d, d))
+        y = np.abs(rng.normal(size=(n, d))) @ rng.normal(size=(d, d))
+        a = fid_from_features(x, y, method="sqrtm")
+        b = fid_from_features(x, y, method="eigh")
+        assert np.isfinite(a) and a > 0
+        assert a == pytest.approx(b, rel=1e-4)
+    with pytest.raises(InvalidInput, match="unknown Frechet method"):
+        fid_from_features(x, y, method="svd")
+
+
 def test_feature_distances_reject_bad_input() -> None:
     x = np.zeros((10, 4))
     with pytest.raises(InvalidInput, match="dimensions differ"):

@@ -13,6 +13,7 @@ from reelforge import __version__
 from reelforge.cli import assets, demo, jobs, maint
 from reelforge.cli.common import err_console, state
 from reelforge.cli.datasets import dataset_app, model_app
+from reelforge.cli.script import script_app
 from reelforge.errors import ReelforgeError
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ demo.register(app)
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app, name="model")
 app.add_typer(jobs.jobs_app, name="jobs")
+app.add_typer(script_app, name="script")
 
 
 def main(argv: list[str] | None = None) -> int:

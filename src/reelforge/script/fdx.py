@@ -189,8 +189,13 @@ def _read_title_page(root: ET.Element, strip: bool) -> list[TitleField]:
             guess = _guess_title_key(strip_emphasis(text).strip(), index, align, seen)
             # Adjacent lines with the same alignment continue one value (a two-line title, an
             # address), except after a credit line or when the line is clearly a new field.
-            continues = (not gap and last_key is not None and last_key != "Credit" and align == last_align
-                         and guess not in ("Credit", "Draft date", "Copyright", "Source"))
+            continues = (
+                not gap
+                and last_key is not None
+                and last_key != "Credit"
+                and align == last_align
+                and guess not in ("Credit", "Draft date", "Copyright", "Source")
+            )
             key = last_key if continues and last_key is not None else guess
         index += 1
         if fields and key == last_key and (not gap or explicit):

@@ -40,11 +40,34 @@ _TITLE_KEY = re.compile(r"^(?P<key>[^\W\d_][\w '\-.]{0,39}?)\s*:(?P<value>.*)$")
 _EXTENSION = re.compile(r"\(([^()]*)\)")
 #: A title page must use at least one of these keys, so an opening action line with a colon
 #: ("Steel enters the code: 9765") is not swallowed as a title page.
-TITLE_KEYS = frozenset({
-    "title", "credit", "author", "authors", "source", "draft date", "date", "contact", "copyright",
-    "notes", "revision", "revised", "written by", "format", "font", "watermark", "episode", "series",
-    "tl", "tc", "tr", "cc", "bl", "br",
-})
+TITLE_KEYS = frozenset(
+    {
+        "title",
+        "credit",
+        "author",
+        "authors",
+        "source",
+        "draft date",
+        "date",
+        "contact",
+        "copyright",
+        "notes",
+        "revision",
+        "revised",
+        "written by",
+        "format",
+        "font",
+        "watermark",
+        "episode",
+        "series",
+        "tl",
+        "tc",
+        "tr",
+        "cc",
+        "bl",
+        "br",
+    }
+)
 _MAX_CHARS = 50_000_000
 
 

@@ -296,6 +296,24 @@ class Screenplay:
                     speaker = el.name or el.plain_text
         return out
 
+    def search_scenes(self) -> list[tuple[str, str, list[tuple[str | None, str, int]]]]:
+        """Per scene ``(scene id, heading, [(character or None for action, text, line), ...])``: the
+        plain-data shape ``reelforge.script.search.units_for_search`` indexes. Ids are ``scene-NNN``."""
+        turns: dict[int, list[tuple[str | None, str, int]]] = {}
+        for t in self.dialogue_lines():
+            turns.setdefault(t.scene_index, []).append((t.character, t.text, t.line))
+        out = []
+        for sc in self.scenes():
+            items = list(turns.get(sc.index, []))
+            for el in sc.elements:
+                if el.type in ("action", "centered"):
+                    text = " ".join(el.plain_text.split())
+                    if text:
+                        items.append((None, text, el.line))
+            items.sort(key=lambda x: x[2])
+            out.append((f"scene-{sc.index:03d}", sc.heading_text, items))
+        return out
+
     def dual_partner(self, index: int) -> int | None:
         """Index of the left-hand cue paired with the dual (``^``) cue at ``elements[index]``."""
         el = self.elements[index]

@@ -125,7 +125,7 @@ def _network_svg(a: Analysis) -> str:
 
     def px(name: str) -> tuple[float, float]:
         x, y = pos[name]
-        return 70 + (x - min(xs)) / span_x * (w - 140), 50 + (y - min(ys)) / span_y * (h - 100)
+        return 70 + (x - min(xs)) / span_x * (w - 140), 75 + (y - min(ys)) / span_y * (h - 120)
 
     conflict_pairs = {frozenset((c.a, c.b)) for c in a.conflicts}
     max_co = max((e.cooccurrence for e in a.edges), default=1) or 1

@@ -192,3 +192,61 @@ def fingerprint(ctx: TaskContext, p: FingerprintParams) -> None:
     out = ctx.save_asset(json.dumps(report, indent=2, sort_keys=True).encode(), f"reports/{ds.version.ref}.fingerprints.json",
                          tags=["fingerprints"], meta={"dataset": ds.id, "groups": len(dupes)})
     ctx.result.update({"report": out.id, "near_duplicate_groups": len(dupes), "images": len(items)})
+
+
+class BatchProxyParams(Params):
+    dataset: str | None = Field(None, description="make proxies of every image/video in this dataset")
+    assets: list[str] = Field(default_factory=list, description="or: of these assets")
+    max_side: int = Field(1280, ge=64, le=8192)
+    height: int = Field(360, ge=64, le=2160)
+    workers: int | None = Field(None, ge=1, le=64, description="processes (default: worker_concurrency)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BatchProxyParams:
+        if (self.dataset is None) == (not self.assets):
+            raise ValueError("give either a dataset or a list of assets")
+        return self
+
+
+def _proxy_one(job: tuple[str, str, str, int, int, dict]) -> str:
+    """Runs in a pool process: encode one proxy into the job's scratch folder."""
+    from reelforge.media import MediaLimits, image_proxy, video_proxy
+
+    kind, src, dst, max_side, height, limits = job
+    lim = MediaLimits.from_dict(limits)
+    if kind == "image":
+        image_proxy(Path(src), Path(dst), max_side=max_side, limits=lim)
+    else:
+        video_proxy(Path(src), Path(dst), height=height - height % 2, limits=lim)
+    return dst
+
+
+@task(
+    "media.proxies",
+    params=BatchProxyParams,
+    inputs={"dataset": "dataset", "assets": "assets"},
+    outputs=("asset:image", "asset:video"),
+    resources=Resources(cpus=2),
+    description="Proxies for a whole dataset or asset list, encoded in parallel processes",
+)
+def proxies(ctx: TaskContext, p: BatchProxyParams) -> None:
+    if p.dataset:
+        sources = [(it.asset, it.path) for it in ctx.dataset(p.dataset).items]
+    else:
+        sources = [(a.asset, a.path) for a in (ctx.asset(r) for r in p.assets)]
+    sources = [(a, path) for a, path in sources if a.kind in ("image", "video")]
+    if not sources:
+        raise InvalidInput("no image or video assets to make proxies of")
+    limits = ctx.studio.settings.limits.to_dict()
+    jobs = [
+        (a.kind, str(path), str(ctx.workdir / f"{i:05d}{'.jpg' if a.kind == 'image' else '.mp4'}"),
+         p.max_side, p.height, limits)
+        for i, (a, path) in enumerate(sources)
+    ]
+    outs = ctx.map(_proxy_one, jobs, workers=p.workers, progress_message="encoding proxies")
+    saved = []
+    for (a, _), out in zip(sources, outs, strict=True):
+        stem = Path(a.name).with_suffix("").as_posix()
+        saved.append(ctx.save_asset(Path(out), f"proxies/{stem}{Path(out).suffix}", tags=["proxy"],
+                                    meta={"proxy_of": a.id}).id)
+    ctx.result["proxies"] = saved

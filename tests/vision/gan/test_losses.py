@@ -35,12 +35,13 @@ def test_unknown_loss() -> None:
 
 
 def test_r1_of_a_linear_critic_is_its_squared_weight_norm() -> None:
-    w = torch.randn(3 * 4 * 4)
+    w = torch.randn(3 * 4 * 4, requires_grad=True)
     x = torch.randn(5, 3, 4, 4, requires_grad=True)
     logits = x.flatten(1) @ w
     r1 = r1_penalty(logits, x)
     assert torch.allclose(r1, w.pow(2).sum())
-    assert r1.requires_grad  # can be backpropagated into D
+    r1.backward()  # the penalty is differentiable w.r.t. D's weights: d||w||^2/dw = 2w
+    assert w.grad is not None and torch.allclose(w.grad, 2 * w.detach())
     with pytest.raises(InvalidInput):
         r1_penalty(logits, x.detach())
 

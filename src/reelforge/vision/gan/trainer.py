@@ -94,7 +94,7 @@ def _to_hwc_uint8(img: ImageLike, index: int, out_channels: int) -> torch.Tensor
     """One image -> contiguous uint8 tensor (H, W, out_channels), or a clear InvalidInput."""
     if isinstance(img, Image.Image):
         try:
-            img = np.asarray(img.convert("RGB"))
+            img = np.array(img.convert("RGB"))
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"image {index}: PIL mode {img.mode!r} cannot be converted to RGB") from exc
     if isinstance(img, torch.Tensor):

@@ -1,0 +1,105 @@
+"""``reelforge script``: analyze, breakdown, search and convert screenplays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from reelforge.cli.common import console, emit_json, exit_for, follow, job_summary, state, studio
+
+script_app = typer.Typer(help="Screenplay intelligence.", no_args_is_help=True)
+
+
+def _screenplay_ref(ref: str, project: str | None) -> str:
+    """An asset id/name, or a file path that is ingested first (dedup makes that idempotent)."""
+    path = Path(ref)
+    s = studio()
+    if path.is_file():
+        report = s.assets.add([path], project=project)
+        return report.assets[0].id
+    return s.assets.get(ref, project).id
+
+
+def _run(task: str, params: dict, project: str | None) -> dict:
+    s = studio()
+    handle = s.jobs.submit(task, params, project=project)
+    job = follow(handle.id, inline=s.jobs.workers_alive() == 0, quiet=state.json_output)
+    if not state.json_output:
+        job_summary(job)
+    exit_for(job)
+    return job.result
+
+
+def _where(asset_id: str) -> str:
+    s = studio()
+    a = s.assets.get(asset_id)
+    return str(s.assets.export([a.id], s.home / "outputs", overwrite=True)[0])
+
+
+@script_app.command("analyze")
+def analyze(
+    screenplay: str = typer.Argument(..., help="a screenplay file (ingested if needed) or asset id"),
+    embeddings: bool = typer.Option(False, help="add scene topic shifts from MiniLM embeddings"),
+    project: str | None = typer.Option(None, "--project", "-P"),
+) -> None:
+    """Characters, network, sentiment arcs, conflicts: JSON plus an HTML report."""
+    ref = _screenplay_ref(screenplay, project)
+    result = _run("script.analyze", {"screenplay": ref, "embeddings": embeddings}, project)
+    if state.json_output:
+        emit_json(result)
+        return
+    console.print(f"report:   {_where(result['report'])}")
+    console.print(f"analysis: {_where(result['analysis'])}")
+    console.print(f"most central: {result.get('most_central')}; conflicts: {result.get('conflicts')}; "
+                  f"turning points at scenes {result.get('turning_points')}")
+
+
+@script_app.command("breakdown")
+def breakdown(
+    screenplay: str = typer.Argument(..., help="a screenplay file (ingested if needed) or asset id"),
+    project: str | None = typer.Option(None, "--project", "-P"),
+) -> None:
+    """Per-scene breakdown with page eighths, and a stripboard (CSV and HTML)."""
+    ref = _screenplay_ref(screenplay, project)
+    result = _run("script.breakdown", {"screenplay": ref}, project)
+    if state.json_output:
+        emit_json(result)
+        return
+    console.print(f"{result['scenes']} scenes, {result['pages']} pages")
+    for key in ("stripboard_html", "stripboard_csv", "breakdown"):
+        console.print(f"{key:16} {_where(result[key])}")
+
+
+@script_app.command("search")
+def search(
+    query: str,
+    k: int = typer.Option(10, "-k", min=1, max=200),
+    kind: str | None = typer.Option(None, help="scene or line"),
+    project: str | None = typer.Option(None, "--project", "-P"),
+) -> None:
+    """Semantic search over scenes and lines of every screenplay in the studio."""
+    from reelforge.tasks.script import search as do_search
+
+    hits = do_search(studio(), query, k=k, kind=kind, project=project)
+    if state.json_output:
+        emit_json(hits)
+        return
+    table = Table("score", "screenplay", "where", "text")
+    for h in hits:
+        meta = h["meta"]
+        where = meta.get("heading", "")
+        if meta.get("kind") == "line":
+            where = f"{meta.get('character')} (line {meta.get('line')})"
+        table.add_row(f"{h['score']:.3f}", str(meta.get("name", "")), where, h["text"][:120])
+    console.print(table)
+
+
+@script_app.command("convert")
+def convert(src: Path, dst: Path) -> None:
+    """Convert between Fountain, FDX and the screenplay model as JSON (by DST's extension)."""
+    from reelforge.tasks.script import convert_file
+
+    out = convert_file(src, dst)
+    console.print(f"wrote {out}")
