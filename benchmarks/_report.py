@@ -88,7 +88,11 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     def cell(v: object) -> str:
         return str(v).replace("|", "\\|")
 
-    numeric = [all(isinstance(r[i], int | float) or _looks_numeric(r[i]) for r in rows) for i in range(len(headers))]
+    numeric = [
+        any(str(r[i]) for r in rows)
+        and all(isinstance(r[i], int | float) or _looks_numeric(r[i]) for r in rows if str(r[i]))
+        for i in range(len(headers))
+    ]
     out = ["| " + " | ".join(headers) + " |",
            "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]

@@ -4,7 +4,10 @@ Trains reelforge.vision.gan on scikit-learn's 8x8 digits (1,797 images, upsample
 every --eval-every steps, generates --per-class samples of each digit with the EMA generator,
 shrinks them back to 8x8 and asks a LogisticRegression fitted on the real 8x8 digits which digit it
 sees. The score is the fraction of samples classified as the digit they were conditioned on: a cheap
-stand-in for the classifier-based acceptance test (>= 80%), so the lead can size that test.
+stand-in for the classifier-based acceptance test (>= 80%), so the lead can size that test. A collapsed
+generator (one prototype per class) could score well too, so "div" reports the within-class spread
+of the samples (mean per-pixel std at 8x8) relative to the real digits of the same class: ~1 is as
+varied as the data, near 0 is collapse.
 
     .venv/bin/python benchmarks/bench_gan_digits_probe.py --threads 2 --steps 1500
 
@@ -51,13 +54,21 @@ def fit_probe(seed: int) -> tuple[LogisticRegression, float, float]:
     return clf, float(held), float(roundtrip)
 
 
-def evaluate(trainer: GANTrainer, clf: LogisticRegression, per_class: int, truncation: float | None) -> np.ndarray:
-    """Per-class accuracy of the probe on EMA samples conditioned on each class."""
+def evaluate(
+    trainer: GANTrainer, clf: LogisticRegression, per_class: int, truncation: float | None
+) -> tuple[np.ndarray, float]:
+    """Per-class accuracy of the probe on EMA samples conditioned on each class, and their diversity."""
     model = trainer.to_model()
     ids = np.repeat(np.arange(10), per_class)
     images, _ = model.generate(len(ids), seed=10_000, truncation=truncation, class_ids=ids, batch=250)
-    pred = clf.predict(downsample_to_digits(images))
-    return np.array([(pred[ids == k] == k).mean() for k in range(10)])
+    feats = downsample_to_digits(images)
+    pred = clf.predict(feats)
+    digits = load_digits()
+    spread = [
+        feats[ids == k].std(axis=0).mean() / digits.data[digits.target == k].std(axis=0).mean()
+        for k in range(10)
+    ]
+    return np.array([(pred[ids == k] == k).mean() for k in range(10)]), float(np.mean(spread))
 
 
 def main() -> None:
@@ -80,6 +91,7 @@ def main() -> None:
     ap.add_argument("--per-class", type=int, default=100)
     ap.add_argument("--truncation", type=float, default=None, help="None = no truncation")
     ap.add_argument("--target", type=float, default=0.8)
+    ap.add_argument("--grid", default=None, help="save a 10x10 EMA sample grid (PNG) after each evaluation")
     ap.add_argument("--stop-at-target", action="store_true", help="stop at the first evaluation >= target")
     args = ap.parse_args()
 
@@ -108,22 +120,31 @@ def main() -> None:
         augment=AugmentConfig(random_crop=False, hflip=False),  # digits are not mirror-symmetric
     )
     print(f"config: {config.to_dict()}")
-    print(f"threads={args.threads} probe: held-out acc on real 8x8 {held_out:.3f}, on real round-trip {roundtrip:.3f}")
-    print(f"{'step':>6} {'train_s':>8} {'acc':>6} {'min_cls':>7}  per-class accuracy (0..9)")
+    print(
+        f"threads={args.threads} probe: held-out acc on real 8x8 {held_out:.3f}, on real round-trip {roundtrip:.3f}"
+    )
+    print(f"{'step':>6} {'train_s':>8} {'acc':>6} {'min_cls':>7} {'div':>5}  per-class accuracy (0..9)")
     train_s, reached = 0.0, None
     for target_step in range(args.eval_every, args.steps + 1, args.eval_every):
         t0 = time.perf_counter()
         trainer.train(target_step)
         train_s += time.perf_counter() - t0
-        acc = evaluate(trainer, clf, args.per_class, args.truncation)
+        acc, div = evaluate(trainer, clf, args.per_class, args.truncation)
         per = " ".join(f"{a:.2f}" for a in acc)
-        print(f"{target_step:>6} {train_s:>8.1f} {acc.mean():>6.3f} {acc.min():>7.2f}  {per}", flush=True)
+        print(
+            f"{target_step:>6} {train_s:>8.1f} {acc.mean():>6.3f} {acc.min():>7.2f} {div:>5.2f}  {per}",
+            flush=True,
+        )
+        if args.grid:
+            trainer.sample_grid(100).save(args.grid)
         if reached is None and acc.mean() >= args.target:
             reached = (target_step, train_s)
             if args.stop_at_target:
                 break
     if reached:
-        print(f"reached mean accuracy >= {args.target:.0%} at step {reached[0]} after {reached[1]:.1f} s of training")
+        print(
+            f"reached mean accuracy >= {args.target:.0%} at step {reached[0]} after {reached[1]:.1f} s of training"
+        )
     else:
         print(f"did not reach mean accuracy >= {args.target:.0%} in {args.steps} steps ({train_s:.1f} s)")
 

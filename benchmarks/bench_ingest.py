@@ -305,8 +305,10 @@ load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (the 2 cores
 
 Corpus: {len(images)} noisy stills from scikit-image's sample photographs (half PNG ~1 MP, half
 JPEG q95 2000-2800 px; {min(img_mb):.1f}-{max(img_mb):.1f} MB, median {statistics.median(img_mb):.1f} MB)
-and {len(videos)} 1280x720 24 fps H.264 clips at ~30 Mbit/s ({", ".join(f"{v:.0f}" for v in vid_mb)} MB),
-{fmt(mb(totals["bytes"]), 0)} MB in all; every file is unique, nothing deduplicates.
+and {len(videos)} H.264 clips, 1280x720 24 fps ~30 Mbit/s ({", ".join(f"{v:.0f}" for v in vid_mb)} MB),
+{fmt(mb(totals["bytes"]), 0)} MB in all; every file is unique, nothing deduplicates. The clips keep x264's
+default keyframe interval (250 frames), so probe's validating decode from the last keyframe to the
+end covers most of each clip; camera files with 1-2 s keyframe intervals probe faster.
 Baseline: `cp` of the files into another folder, then `sha256sum` of the copies. reelforge:
 `studio.assets.add(folder)` once for the images folder and once for the videos folder into a fresh
 SQLite studio (stream into staging while hashing, fsync, sniff and limits, full validating decode,

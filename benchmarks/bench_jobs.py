@@ -157,6 +157,24 @@ def check_once(rows: list, what: str) -> int:
     return len(good)
 
 
+def commit_ms(studio, n: int = 100) -> float:  # type: ignore[no-untyped-def]
+    """Median milliseconds of a one-row INSERT + COMMIT on the studio's database (scratch table)."""
+    from sqlalchemy import text
+
+    times = []
+    with studio.engine.connect() as conn:
+        conn.execute(text("CREATE TABLE bench_commit_probe (x INTEGER)"))
+        conn.commit()
+        for _ in range(n):
+            a = time.perf_counter()
+            conn.execute(text("INSERT INTO bench_commit_probe (x) VALUES (1)"))
+            conn.commit()
+            times.append(time.perf_counter() - a)
+        conn.execute(text("DROP TABLE bench_commit_probe"))
+        conn.commit()
+    return 1000 * statistics.median(times)
+
+
 # ------------------------------------------------------------------------------ 1. backlog
 
 
@@ -417,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     backlog: list[Backlog] = []
     latency: list[Latency] = []
     raw: list[Raw] = []
+    commits: dict[str, float] = {}
     try:
         images = make_images(root / "images")
         work_ms = task_work_ms(images)
@@ -425,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in workers:
                 log(f"{backend}, {n} worker(s): backlog")
                 with fresh_studio(backend, root, f"backlog{n}", images, args.pg) as (studio, ids):
+                    if backend not in commits:
+                        commits[backend] = commit_ms(studio)
                     backlog.append(run_backlog(studio, ids, backend, n, args.jobs))
                 b = backlog[-1]
                 log(f"  {b.jobs / b.drain_s:.1f} jobs/s (drain), {b.jobs / b.steady_s:.1f} jobs/s (steady), "
@@ -472,12 +493,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.rate != 2.0:
         extra.append(f"--rate {args.rate:g}")
     cmd = " ".join([cmd, *extra])
-    pg_version = ""
+    pg_version, pg_sync = "", ""
     if "postgresql" in backends:
         import psycopg
 
         with psycopg.connect(_pg_admin(args.pg)) as conn:
             pg_version = f" PostgreSQL {conn.info.server_version // 10000}.{conn.info.server_version % 10000}"
+            row = conn.execute("SHOW synchronous_commit").fetchone()
+            pg_sync = f" (this server: `synchronous_commit = {row[0] if row else '?'}`)"
+    commit_note = " and ".join(f"{v:.2f} ms on {k}" for k, v in commits.items()) or "(not measured)"
+    import inspect
+
+    from reelforge.compute.worker import Worker
+
+    poll = inspect.signature(Worker.run).parameters["poll"].default
     md = f"""## Jobs: queue throughput and pickup latency
 
 Command: `{cmd}` &nbsp;·&nbsp; {machine_description()},{pg_version} on the same machine &nbsp;·&nbsp;
@@ -512,6 +541,14 @@ a worker to claim it. *Submit* is the duration of the `submit` call itself.
 
 {table(["backend", "processes", "jobs", "submit jobs/s", "claim+finish jobs/s", "claim p50 ms",
         "claim p95 ms", "finish p50 ms", "finish p95 ms", "ran once"], r_rows)}
+
+Reading these: an idle worker looks for work every {poll:g} s (`Worker.run(poll=...)`; workers started
+by `run_workers` use the default), so pickup latency is bounded by that interval, and workers
+started together poll nearly in step, so more workers lower it less than independent pollers
+would. SQLite runs in WAL mode with `synchronous=NORMAL`, so its commits do not wait for the disk;
+PostgreSQL's commits wait for a WAL flush when `synchronous_commit` is on{pg_sync}. A one-row
+INSERT + COMMIT takes {commit_note} here (median of 100). SQLite has a single writer lock that every
+reelforge transaction takes (`BEGIN IMMEDIATE`), so more worker processes contend for it.
 """
     print(md)
     if not args.no_write:

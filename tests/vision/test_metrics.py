@@ -17,12 +17,14 @@ from reelforge.vision.metrics import (
     KIDResult,
     SWDResult,
     TinyConvNet,
+    _pyr_up,
     fid,
     fid_and_kid,
     fid_from_features,
     kid,
     kid_images,
     kid_random_features,
+    laplacian_pyramid,
     random_feature_extractor,
     sliced_wasserstein,
     swd,
@@ -108,6 +110,19 @@ def test_swd_reports_progress_and_honours_cancel(sets: dict[str, np.ndarray]) ->
     assert seen[-1][0] == seen[-1][1] == 5
     with pytest.raises(Cancelled):
         swd(sets["a"][:4], sets["a2"][:4], should_stop=lambda: True)
+
+
+def test_laplacian_pyramid_reconstructs_and_ignores_flat_regions() -> None:
+    x = torch.from_numpy(_crops(data.astronaut(), 2, 64, seed=4)).permute(0, 3, 1, 2).double() / 255
+    pyr = laplacian_pyramid(x, 3)
+    assert [p.shape[-1] for p in pyr] == [64, 32, 16]
+    rebuilt = pyr[-1]
+    for band in reversed(pyr[:-1]):
+        rebuilt = band + _pyr_up(rebuilt, band.shape[-2:])
+    assert torch.allclose(rebuilt, x, atol=1e-12)
+    flat = laplacian_pyramid(torch.full((1, 3, 32, 32), 0.25, dtype=torch.float64), 2)
+    assert flat[0].abs().max() < 1e-12  # a band-pass level of a flat image is empty
+    assert torch.allclose(flat[1], torch.full_like(flat[1], 0.25))
 
 
 def test_sliced_wasserstein_is_exact_in_one_dimension_for_unequal_counts() -> None:

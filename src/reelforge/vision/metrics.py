@@ -168,7 +168,7 @@ def _descriptors(
     offs = torch.arange(_PATCH)
     for start in range(0, n, batch_size):
         _check_stop(should_stop, "SWD")
-        x = to_float_nchw(images[start : start + batch_size], channels=3).double()
+        x = to_float_nchw(images[start : start + batch_size], channels=3)
         for lvl, band in enumerate(laplacian_pyramid(x, n_levels)):
             ys, xs = positions[lvl]
             ys_b = torch.from_numpy(ys[start : start + x.shape[0]])  # (B, D)
@@ -488,8 +488,10 @@ class TinyConvNet(nn.Module):
         if n == 0:
             raise InvalidInput("weights are not a tiny conv net (no convs.0.weight)")
         widths = tuple(int(shapes[f"convs.{i}.weight"][0]) for i in range(n))
-        in_ch = int(shapes["convs.0.weight"][1]) if len(shapes["convs.0.weight"]) == 4 else 3
-        return cls(widths, in_channels=in_ch)
+        first = shapes["convs.0.weight"]
+        if len(first) == 4 and int(first[1]) != 3:
+            raise InvalidInput(f"tiny conv net must take 3 input channels, weights expect {first[1]}")
+        return cls(widths)
 
 
 class _BasicConv(nn.Module):
