@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import multiprocessing
 import os
+import resource
 import secrets
 import shutil
 import signal
@@ -190,6 +191,8 @@ class Backlog:
     once: int
     proxies: int
     tx_per_job: float | None
+    cpu_ms: float
+    startup_cpu_s: float
 
 
 class _TxCounter:
@@ -218,10 +221,23 @@ class _TxCounter:
 def run_backlog(studio, asset_ids: list[str], backend: str, workers: int, n_jobs: int) -> Backlog:  # type: ignore[no-untyped-def]
     from reelforge.compute.worker import run_workers
 
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    # Worker CPU time (user + system) per job: far less sensitive to the shared machine's load
+    # than wall clock. In-process worker: this process; spawned workers: reaped children. Their
+    # start-up (imports, opening the studio) is measured on the empty queue and subtracted.
+    who = resource.RUSAGE_SELF if workers == 1 else resource.RUSAGE_CHILDREN
+    r0 = resource.getrusage(who)
+    try:
+        run_workers(studio.home, workers, stop_when_idle=True)
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    r1 = resource.getrusage(who)
+    startup = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     ids, submit_s = submit_all(studio, asset_ids, n_jobs)
     log(f"  submitted {n_jobs} jobs in {submit_s:.1f} s; draining with {workers} worker(s)")
-    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     tx = None
+    r0 = resource.getrusage(who)
     t0 = time.time()
     try:
         if workers == 1:
@@ -236,6 +252,8 @@ def run_backlog(studio, asset_ids: list[str], backend: str, workers: int, n_jobs
     finally:
         signal.signal(signal.SIGINT, saved[0])
         signal.signal(signal.SIGTERM, saved[1])
+    r1 = resource.getrusage(who)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime) - startup
     rows = job_rows(studio, ids)
     done = [r for r in rows if r.finished_at is not None]
     last = max(r.finished_at for r in done)
@@ -244,7 +262,8 @@ def run_backlog(studio, asset_ids: list[str], backend: str, workers: int, n_jobs
     return Backlog(
         backend, workers, n_jobs, submit_s, last - t0, last - first,
         1000 * statistics.fmean(r.finished_at - r.started_at for r in done),
-        check_once(rows, f"{backend} backlog x{workers}"), len(proxies), tx,
+        check_once(rows, f"{backend} backlog x{workers}"), len(proxies), tx, 1000 * cpu / n_jobs,
+        startup / workers,
     )
 
 
@@ -467,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     # -- report ---------------------------------------------------------------------------------
     b_rows = [[
         b.backend, b.workers, b.jobs, f1(b.jobs / b.submit_s), f1(b.jobs / b.drain_s), f1(b.jobs / b.steady_s),
-        f1(b.service_ms), f1(b.tx_per_job) if b.tx_per_job is not None else "",
+        f1(b.service_ms), f1(b.cpu_ms), f1(b.tx_per_job) if b.tx_per_job is not None else "",
         f"{b.once}/{b.jobs}", b.proxies,
     ] for b in backlog]
     l_rows = [[
@@ -501,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
             pg_version = f" PostgreSQL {conn.info.server_version // 10000}.{conn.info.server_version % 10000}"
             row = conn.execute("SHOW synchronous_commit").fetchone()
             pg_sync = f" (this server: `synchronous_commit = {row[0] if row else '?'}`)"
+    spawned = [b.startup_cpu_s for b in backlog if b.workers > 1]
+    startup_note = (f"{1000 * statistics.median(spawned):,.0f} ms of CPU per spawned worker process, measured by "
+                    "draining the empty queue first" if spawned else "measured by draining the empty queue first")
     commit_note = " and ".join(f"{v:.2f} ms on {k}" for k, v in commits.items()) or "(not measured)"
     import inspect
 
@@ -521,12 +543,15 @@ share the 2 cores.
 `run_workers(home, n, stop_when_idle=True)`. *Drain* is jobs over the wall clock from the start of
 `run_workers` to the last `finished_at` (includes spawning the workers); *steady* is jobs over
 first `started_at` to last `finished_at`; *service* is the mean `finished_at - started_at`;
-*tx/job* counts the database transactions of the whole worker loop per job (one in-process worker
+*worker CPU* is the user + system CPU time of the worker process(es) per job, excluding their
+start-up ({startup_note}) and the PostgreSQL server: unlike the wall-clock figures it hardly moves with
+the load other users put on the machine, where repeated runs' wall-clock figures can differ by a
+factor of two. *tx/job* counts the database transactions of the whole worker loop per job (one in-process worker
 only). *Proxy assets* is the number of distinct output assets: identical proxies deduplicate, so
 it must be 20.
 
 {table(["backend", "workers", "jobs", "submit jobs/s", "drain jobs/s", "steady jobs/s", "service ms",
-        "tx/job", "ran once", "proxy assets"], b_rows)}
+        "worker CPU ms/job", "tx/job", "ran once", "proxy assets"], b_rows)}
 
 **Pickup latency**: n workers are started and left idle, then {args.latency_jobs} jobs arrive one by
 one as a Poisson process at {args.rate:g} jobs/s (well under capacity; *busy* is the workers'

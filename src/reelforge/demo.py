@@ -6,6 +6,7 @@ queue and prints where the results are.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from reelforge.studio import Studio
 
 Follow = Callable[["JobHandle"], Any]
+DEMO_GAN_STEPS = 300  # about a minute or two of training on 2 CPU cores
 
 
 @dataclass
@@ -110,9 +112,46 @@ def build(studio: Studio, follow: Follow, workdir: Path) -> DemoResult:
             if out.startswith("ast_"):
                 a = studio.assets.get(out)
                 res.highlights.append((f"{job.task} → {a.name}", str(_export(studio, a, studio.home / "outputs"))))
+    _screenplay_steps(studio, follow, res)
+    _gan_steps(studio, follow, nebula.ref, res)
     for extra in EXTRA_STEPS:
         extra(studio, follow, workdir, res)
     return res
+
+
+def _record(studio: Studio, res: DemoResult, job: Any, keys: tuple[str, ...]) -> None:
+    res.jobs.append(job.id)
+    for key in keys:
+        ref = job.result.get(key)
+        if isinstance(ref, str) and ref.startswith("ast_"):
+            a = studio.assets.get(ref)
+            res.highlights.append((f"{job.task} → {key}", str(_export(studio, a, studio.home / "outputs"))))
+
+
+def _screenplay_steps(studio: Studio, follow: Follow, res: DemoResult) -> None:
+    """The bundled sample screenplay: breakdown/stripboard and the analysis report."""
+    from reelforge.script import sample_path
+
+    sp = studio.assets.add([sample_path()], tags=["screenplay"]).assets[0]
+    studio.assets.add([sample_path("chinese_sample.txt")], tags=["screenplay"])
+    _record(studio, res, follow(studio.jobs.submit("script.breakdown", {"screenplay": sp.id})),
+            ("stripboard_html",))
+    _record(studio, res, follow(studio.jobs.submit("script.analyze", {"screenplay": sp.id})), ("report",))
+
+
+def _gan_steps(studio: Studio, follow: Follow, dataset: str, res: DemoResult) -> None:
+    """A small 'nebula plates' generator trained on the Hubble crops, then samples and a walk."""
+    steps = int(os.environ.get("REELFORGE_DEMO_GAN_STEPS", DEMO_GAN_STEPS))
+    train = follow(studio.jobs.submit("gan.train", {
+        "dataset": dataset, "name": "nebula-plates", "split": "all", "resolution": 64, "steps": steps,
+        "base_channels": 16, "batch_size": 16, "sample_every": max(1, steps // 3),
+        "checkpoint_every": max(1, steps // 6),
+    }, seed=2026))
+    res.jobs.append(train.id)
+    _record(studio, res, follow(studio.jobs.submit("gan.sample", {"model": "nebula-plates", "n": 24},
+                                                   seed=1)), ("contact_sheet",))
+    _record(studio, res, follow(studio.jobs.submit("gan.walk", {
+        "model": "nebula-plates", "duration": 4, "fps": 12, "size": 192}, seed=10)), ("gif", "video"))
 
 
 def _export(studio: Studio, asset: Any, dest: Path) -> Path:

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from reelforge.cli import common
 from reelforge.cli.common import console, err_console
@@ -44,10 +43,11 @@ def register(app: typer.Typer) -> None:
 
         # Sources stay in the studio so lineage points at files that exist.
         res = demo_mod.build(studio, follow, studio.home / "demo-data")
-        table = Table("result", "file", title="demo results")
+        console.print("[bold]demo results[/]")
+        width = max(len(what) for what, _ in res.highlights)
         for what, where in res.highlights:
-            table.add_row(what, where)
-        console.print(table)
+            console.print(f"  {what:<{width}}  {where}", highlight=False)
+        res.assets = len(studio.assets.list())
         console.print(
             f"{res.assets} assets, datasets {', '.join(res.datasets)}, {len(res.jobs)} jobs in "
             f"{time.monotonic() - t0:.0f}s. Explore: reelforge --studio {path} ls | jobs ls | lineage ID"

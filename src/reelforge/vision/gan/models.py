@@ -35,6 +35,7 @@ class GANConfig:
     num_classes: int = 0
     text_dim: int = 0  # sentence-embedding size (e.g. 384); 0 = not text-conditioned
     cond_dim: int = 128  # size of G's conditioning vector (class embedding or projected text)
+    mbstd_group: int = 4  # D sees the feature spread within groups of this many images; 0 disables
     loss: str = "hinge"
     r1_gamma: float = 0.0
     r1_every: int = 4  # lazy R1: penalise every k D steps (scaled by k to keep its strength)
@@ -62,6 +63,8 @@ class GANConfig:
         for name in ("z_dim", "base_channels", "cond_dim", "batch_size", "r1_every"):
             if int(getattr(self, name)) < 1:
                 raise InvalidInput(f"GAN config: {name} must be >= 1, got {getattr(self, name)}")
+        if self.mbstd_group < 0 or self.mbstd_group == 1:
+            raise InvalidInput(f"GAN config: mbstd_group must be 0 (off) or >= 2, got {self.mbstd_group}")
         if self.channels not in (1, 3):
             raise InvalidInput(f"GAN config: channels must be 1 or 3, got {self.channels}")
         if self.num_classes < 0 or self.text_dim < 0:
@@ -117,6 +120,7 @@ class GANConfig:
                 "num_classes",
                 "text_dim",
                 "cond_dim",
+                "mbstd_group",
             )
         }
 
@@ -207,6 +211,25 @@ class Generator(nn.Module):
         return norm(h, c) if c is not None else norm(h)
 
 
+def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
+    """Append one channel: the feature spread within groups of consecutive images (Karras et al. 2018).
+
+    A per-image discriminator cannot see that a generator makes the same image every time; this
+    statistic lets it, which is what stops within-class mode collapse. Groups are consecutive so a
+    batch made of [reals, fakes] never mixes the two when each half is a multiple of the group size.
+    """
+    n, c, hh, ww = h.shape
+    g = min(group, n)
+    while n % g:  # largest group size <= `group` that divides the batch
+        g -= 1
+    if g < 2:
+        return torch.cat([h, h.new_zeros(n, 1, hh, ww)], dim=1)
+    grouped = h.reshape(n // g, g, c, hh, ww)
+    std = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+    feat = std.repeat_interleave(g)[:, None, None, None].expand(n, 1, hh, ww)
+    return torch.cat([h, feat], dim=1)
+
+
 class Discriminator(nn.Module):
     """image -> one logit per image; projection terms add class/text agreement to the logit."""
 
@@ -219,7 +242,8 @@ class Discriminator(nn.Module):
         self.downs = nn.ModuleList(
             [spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1)) for cin, cout in itertools.pairwise(chs)]
         )
-        self.head = spectral_norm(nn.Conv2d(chs[-1], chs[-1], 3, 1, 1))
+        extra = 1 if config.mbstd_group else 0
+        self.head = spectral_norm(nn.Conv2d(chs[-1] + extra, chs[-1], 3, 1, 1))
         self.out = spectral_norm(nn.Linear(chs[-1], 1))
         self.embed: nn.Module | None = None
         self.text_proj: nn.Module | None = None
@@ -232,6 +256,8 @@ class Discriminator(nn.Module):
         h = nn.functional.leaky_relu(self.from_rgb(x), 0.2)
         for down in self.downs:
             h = nn.functional.leaky_relu(down(h), 0.2)
+        if self.config.mbstd_group:
+            h = minibatch_stddev(h, self.config.mbstd_group)
         h = nn.functional.leaky_relu(self.head(h), 0.2)
         return h.sum(dim=(2, 3))  # sum pooling, as in the projection discriminator paper
 
