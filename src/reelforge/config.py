@@ -28,6 +28,7 @@ class Settings:
     heartbeat_seconds: float = 5.0
     max_attempts: int = 3
     retry_backoff_seconds: float = 2.0
+    poll_seconds: float = 0.5  # how often an idle worker looks for work
     default_project: str = "default"
     limits: MediaLimits = field(default_factory=MediaLimits)
 
@@ -66,7 +67,7 @@ class Settings:
 
 
 _INT_FIELDS = {"worker_concurrency", "max_attempts"}
-_FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds"}
+_FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds", "poll_seconds"}
 
 
 def _coerce(name: str, value: Any) -> Any:

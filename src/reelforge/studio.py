@@ -17,7 +17,7 @@ from reelforge.catalog.models import ModelService
 from reelforge.catalog.projects import ProjectService
 from reelforge.compute.queue import JobService
 from reelforge.config import CONFIG_NAME, Settings, find_home, load_settings
-from reelforge.db.engine import make_engine, session_scope, upgrade
+from reelforge.db.engine import make_engine, read_engine, session_scope, upgrade
 from reelforge.db.models import AssetRow, JobCheckpointRow, ModelFileRow
 from reelforge.errors import Conflict
 from reelforge.storage import open_blob_store
@@ -45,6 +45,8 @@ class Studio:
         self.engine = make_engine(settings.database_url)
         self.migrated = upgrade(self.engine)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
+        # Read-only work goes through ReadSession: on SQLite it does not queue for the write lock.
+        self.ReadSession = sessionmaker(read_engine(self.engine), expire_on_commit=False)
         self.blobs = open_blob_store(settings.blob_url)
         assert settings.cache_dir is not None
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +98,7 @@ class Studio:
 
     # -- maintenance -------------------------------------------------------------------------
     def referenced_blobs(self) -> set[str]:
-        with session_scope(self.Session) as s:
+        with session_scope(self.ReadSession) as s:
             refs = set(s.scalars(select(AssetRow.sha256)))
             refs |= {t for t in s.scalars(select(AssetRow.thumb_sha256)) if t}
             refs |= set(s.scalars(select(ModelFileRow.sha256)))

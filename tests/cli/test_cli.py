@@ -126,7 +126,8 @@ def test_detached_job_runs_on_a_worker(home: Path, tmp_path: Path, capsys: pytes
 def test_console_script_and_demo(tmp_path: Path) -> None:
     """The installed `reelforge` command end to end: the demo on a fresh studio."""
     exe = Path(sys.executable).with_name("reelforge")
-    env = {**os.environ, "COLUMNS": "200"}
+    # A short GAN run: the full demo's training length is measured in benchmarks, not in tests.
+    env = {**os.environ, "COLUMNS": "200", "REELFORGE_DEMO_GAN_STEPS": "12"}
     proc = subprocess.run([str(exe), "demo", str(tmp_path / "demo")], capture_output=True, text=True, env=env,
                           timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -134,6 +135,8 @@ def test_console_script_and_demo(tmp_path: Path) -> None:
     outputs = tmp_path / "demo" / "outputs"
     assert (outputs / "contact_sheets" / "nebula-plates_v1.png").is_file()
     assert (outputs / "proxies" / "hubble_pan.mp4").is_file()
+    assert (outputs / "analysis" / "the_last_reel.report.html").is_file()
+    assert list((outputs / "walks" / "nebula-plates").glob("*.gif"))
     proc = subprocess.run([str(exe), "--studio", str(tmp_path / "demo"), "--json", "jobs", "ls"],
                           capture_output=True, text=True, env=env)
     jobs = json.loads(proc.stdout)

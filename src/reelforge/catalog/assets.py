@@ -218,22 +218,18 @@ class AssetService:
         return report
 
     def _stage(self, src: Path, raw_name: str) -> _Pending:
-        from reelforge.media import poster_frame_bytes, probe, thumbnail_bytes
+        from reelforge.media import probe_with_thumbnail
 
         limits = self.studio.settings.limits
         name = safe_name(raw_name)
         staged = self.studio.blobs.stage_file(src, max_bytes=limits.max_bytes)
         try:
             # Probe the staged copy, not the source: what we validate is exactly what we keep.
+            thumb = None
             if Path(name).suffix.lower() in DOCUMENT_TYPES and not _is_fdx(staged.path):
                 info: Any = probe_document(staged.path, name, limits.max_text_bytes)
             else:
-                info = probe(staged.path, limits)
-            thumb = None
-            if info.kind == "image":
-                thumb = thumbnail_bytes(staged.path, 256, limits)
-            elif info.kind == "video":
-                thumb = poster_frame_bytes(staged.path, 256, limits)
+                info, thumb = probe_with_thumbnail(staged.path, limits, 256)
         except ReelforgeError as exc:
             staged.discard()
             # Decoders name the file they read (the staged copy); the user knows it by its own name.
@@ -335,7 +331,7 @@ class AssetService:
     # -- queries -----------------------------------------------------------------------------
     def get(self, ref: str, project: str | None = None) -> Asset:
         """An asset by id, or by name within a project."""
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             if id_kind(ref) == "ast":
                 row = s.get(AssetRow, ref)
             else:
@@ -350,7 +346,7 @@ class AssetService:
             return load_assets(s, [row])[0]
 
     def get_many(self, ids: Sequence[str]) -> list[Asset]:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             rows = {r.id: r for r in s.scalars(select(AssetRow).where(AssetRow.id.in_(list(ids))))}
             missing = [i for i in ids if i not in rows]
             if missing:
@@ -369,7 +365,7 @@ class AssetService:
     ) -> list[Asset]:
         if kind is not None and kind not in KINDS:
             raise InvalidInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = select(AssetRow).order_by(AssetRow.id)
             if project is not None:
                 q = q.where(AssetRow.project_id == self.studio.projects.get(project).id)

@@ -204,7 +204,7 @@ class DatasetService:
 
     def get(self, ref: str, project: str | None = None, *, with_items: bool = True) -> DatasetVersion:
         """``dsv_…`` (a version), ``dst_…`` or ``NAME`` (its latest version), ``NAME@N``."""
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             row: DatasetVersionRow | None = None
             if id_kind(ref) == "dsv":
                 row = s.get(DatasetVersionRow, ref)
@@ -235,7 +235,7 @@ class DatasetService:
 
     def list(self, project: str | None = None) -> list[DatasetVersion]:
         """Every version of every dataset (newest version first within a dataset)."""
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = select(DatasetVersionRow, DatasetRow).join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
             if project is not None:
                 q = q.where(DatasetRow.project_id == self.studio.projects.get(project).id)

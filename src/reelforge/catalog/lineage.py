@@ -61,7 +61,7 @@ class LineageService:
 
     def graph(self, ref: str, max_depth: int = 50) -> LineageGraph:
         kind = id_kind(ref)
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             nodes: dict[str, Node] = {}
             if kind is None:
                 # Allow dataset and model names (NAME or NAME@N) too.

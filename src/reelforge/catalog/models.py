@@ -135,7 +135,7 @@ class ModelService:
 
     def get(self, ref: str, project: str | None = None) -> Model:
         """``mdl_…``, ``NAME`` (latest version) or ``NAME@N``."""
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             row = None
             if id_kind(ref) == "mdl":
                 row = s.get(ModelRow, ref)
@@ -158,7 +158,7 @@ class ModelService:
             return _entity(row, files)
 
     def list(self, project: str | None = None) -> list[Model]:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = select(ModelRow).order_by(ModelRow.name, ModelRow.version.desc())
             if project is not None:
                 q = q.where(ModelRow.project_id == self.studio.projects.get(project).id)

@@ -37,14 +37,14 @@ class ProjectService:
             return _entity(row)
 
     def list(self) -> list[Project]:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             return [_entity(r) for r in s.scalars(select(ProjectRow).order_by(ProjectRow.name))]
 
     def get(self, ref: str | None = None, *, create: bool = False) -> Project:
         """A project by id or name; ``None`` means the studio's default project (created on demand)."""
         if ref is None:
             ref, create = self.studio.settings.default_project, True
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             if id_kind(ref) == "prj":
                 row = s.get(ProjectRow, ref)
             else:

@@ -123,7 +123,7 @@ def verify(studio: Studio, path: str | Path) -> Verification:
     sha = file_sha256(path)
     record = read_record(path)
     v = Verification(str(path), sha, record)
-    with session_scope(studio.Session) as s:
+    with session_scope(studio.ReadSession) as s:
         asset = s.scalar(select(AssetRow).where(AssetRow.sha256 == sha).order_by(AssetRow.id))
         if record is None:
             v.problems.append("no reelforge provenance record in this file")

@@ -142,7 +142,7 @@ class JobService:
     def get(self, job_id: str) -> Job:
         if id_kind(job_id) != "job":
             raise NotFound(f"no job {job_id!r}")
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             row = s.get(JobRow, job_id)
             if row is None:
                 raise NotFound(f"no job {job_id!r}")
@@ -158,7 +158,7 @@ class JobService:
     ) -> list[Job]:
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"unknown status {status!r} (one of {', '.join(STATUSES)})")
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
             if status:
                 q = q.where(JobRow.status == status)
@@ -169,12 +169,12 @@ class JobService:
             return [to_entity(r) for r in s.scalars(q)]
 
     def counts(self) -> dict[str, int]:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             return dict(s.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all())  # type: ignore[arg-type]
 
     def logs(self, job_id: str, after_id: int = 0, limit: int = 10_000) -> list[dict[str, Any]]:
         self.get(job_id)
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = (
                 select(JobLogRow)
                 .where(JobLogRow.job_id == job_id, JobLogRow.id > after_id)
@@ -187,7 +187,7 @@ class JobService:
             ]
 
     def metrics(self, job_id: str, name: str | None = None) -> dict[str, list[tuple[int, float]]]:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = select(JobMetricRow).where(JobMetricRow.job_id == job_id).order_by(JobMetricRow.name, JobMetricRow.step, JobMetricRow.id)
             if name:
                 q = q.where(JobMetricRow.name == name)
@@ -231,7 +231,7 @@ class JobService:
         from reelforge.db.models import WorkerRow
 
         within = within if within is not None else max(3 * self.studio.settings.heartbeat_seconds, 10.0)
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             q = select(func.count()).select_from(WorkerRow).where(WorkerRow.heartbeat_at > time.time() - within)
             return int(s.scalar(q) or 0)
 
@@ -260,7 +260,9 @@ class JobService:
             s.add(JobLogRow(job_id=row.id, ts=now, level="info", attempt=row.attempt,
                             message=f"attempt {row.attempt}/{row.max_attempts} started on {worker_id}"))
             s.flush()
-            return to_entity(row)
+            # Inputs come with the claim so the task context need not look them up again.
+            inputs = list(s.scalars(select(JobInputRow).where(JobInputRow.job_id == row.id)))
+            return to_entity(row, inputs)
 
     def _owned(self, s: Session, job_id: str, worker_id: str) -> Any:
         return update(JobRow).where(
@@ -374,7 +376,7 @@ class JobService:
                                    created_at=time.time()))
 
     def load_checkpoint(self, job_id: str) -> bytes | None:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.studio.ReadSession) as s:
             row = s.get(JobCheckpointRow, job_id)
             sha = row.sha256 if row else None
         return self.studio.blobs.read_bytes(sha) if sha else None

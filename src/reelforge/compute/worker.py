@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 import signal
 import socket
 import threading
@@ -64,6 +65,7 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.tasks = list(tasks) if tasks else None
         self.jobs_done = 0
+        self._last_requeue = float("-inf")
 
     # -- registration ------------------------------------------------------------------------
     def announce(self, current_job: str | None = None) -> None:
@@ -146,14 +148,16 @@ class Worker:
 
     def run_once(self) -> str | None:
         """Claim and run one job if any is runnable; returns its status or None."""
-        self.studio.jobs.requeue_expired()
+        now = time.monotonic()
+        # Expired leases only appear after lease_seconds: checking every pass is wasted transactions.
+        if now - self._last_requeue >= self.studio.settings.lease_seconds / 4:
+            self.studio.jobs.requeue_expired()
+            self._last_requeue = now
         job = self.studio.jobs.claim(self.id, tasks=self.tasks)
         if job is None:
             return None
-        self.announce(job.id)
         status = self.execute(job)
         self.jobs_done += 1
-        self.announce(None)
         return status
 
     def run(
@@ -161,11 +165,12 @@ class Worker:
         *,
         stop_when_idle: bool = False,
         max_jobs: int | None = None,
-        poll: float = 0.5,
+        poll: float | None = None,
         stop: threading.Event | None = None,
     ) -> int:
         """The worker loop. Returns the number of jobs run."""
         stop = stop or threading.Event()
+        poll = poll if poll is not None else self.studio.settings.poll_seconds
         self.announce()
         last_seen = time.monotonic()
         try:
@@ -173,13 +178,14 @@ class Worker:
                 if max_jobs is not None and self.jobs_done >= max_jobs:
                     break
                 status = self.run_once()
+                if time.monotonic() - last_seen > self.studio.settings.heartbeat_seconds:
+                    self.announce()  # busy or idle, stay visible to `reelforge run`
+                    last_seen = time.monotonic()
                 if status is None:
                     if stop_when_idle and not self._others_pending():
                         break
-                    if time.monotonic() - last_seen > self.studio.settings.heartbeat_seconds:
-                        self.announce()
-                        last_seen = time.monotonic()
-                    stop.wait(poll)
+                    # Jitter keeps workers started together from polling in lock-step.
+                    stop.wait(poll * random.uniform(0.75, 1.25))
         finally:
             self.retire()
         return self.jobs_done

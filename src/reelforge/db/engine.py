@@ -39,7 +39,9 @@ def make_engine(url: str) -> Engine:
 
             @event.listens_for(engine, "begin")
             def _begin(conn) -> None:  # type: ignore[no-untyped-def]
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # Read-only sessions (see read_engine) take no write lock: WAL readers never block.
+                mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+                conn.exec_driver_sql(f"BEGIN {mode}")
 
         elif url.startswith("postgresql"):
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -47,6 +49,13 @@ def make_engine(url: str) -> Engine:
             raise InvalidInput(f"unsupported database URL {url!r} (use sqlite:/// or postgresql+psycopg://)")
     except ArgumentError as exc:
         raise InvalidInput(f"invalid database URL: {exc}") from None
+    return engine
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The same engine for read-only transactions (plain BEGIN on SQLite; unchanged elsewhere)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="DEFERRED")
     return engine
 
 

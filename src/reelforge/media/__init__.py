@@ -19,7 +19,7 @@ from reelforge.media.images import (
 )
 from reelforge.media.info import MediaInfo
 from reelforge.media.limits import MediaLimits
-from reelforge.media.probe import probe
+from reelforge.media.probe import probe, probe_with_thumbnail
 from reelforge.media.sniff import Sniffed, sniff
 from reelforge.media.video import (
     as_rgb_array,
@@ -48,6 +48,7 @@ __all__ = [
     "poster_frame",
     "poster_frame_bytes",
     "probe",
+    "probe_with_thumbnail",
     "read_png_text",
     "read_xmp",
     "save_png_with_text",

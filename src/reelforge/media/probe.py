@@ -21,6 +21,7 @@ from pathlib import Path
 
 import av
 from av.container import InputContainer
+from PIL import Image, ImageOps
 
 from reelforge.errors import LimitExceeded, MediaError
 from reelforge.media._av import (
@@ -35,12 +36,19 @@ from reelforge.media._av import (
     open_input,
     video_stream,
 )
-from reelforge.media.images import check_image_size, decoding, open_image
+from reelforge.media.images import (
+    check_image_size,
+    convert_mode,
+    decoding,
+    jpeg_bytes,
+    open_image,
+    thumbnail_bytes,
+)
 from reelforge.media.info import MediaInfo
 from reelforge.media.limits import MediaLimits
 from reelforge.media.sniff import HEAD_BYTES, Sniffed, is_fdx, sniff, text_problem
 
-__all__ = ["MediaInfo", "probe"]
+__all__ = ["MediaInfo", "probe", "probe_with_thumbnail"]
 
 # Containers whose index gives an exact packet count / whose declared duration is trustworthy.
 _EXACT_COUNT_FORMATS = {"mp4", "mov", "m4a"}
@@ -66,7 +74,39 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
 # ---------------------------------------------------------------------------------------------- images
 
 
-def _probe_image(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
+def probe_with_thumbnail(
+    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256
+) -> tuple[MediaInfo, bytes | None]:
+    """``probe`` plus a JPEG thumbnail (images) or poster frame (video), decoding images only once.
+
+    Ingest needs both; for PNG/TIFF/WebP the validating decode is the expensive part, so the
+    thumbnail is cut from the frame the probe already decoded. JPEGs use a reduced DCT decode instead,
+    which is cheaper than resizing the full image.
+    """
+    path = Path(path)
+    sniffed = sniff(path, limits)
+    nbytes = path.stat().st_size
+    if sniffed.kind == "image":
+        holder: list[Image.Image] = []
+        info = _probe_image(path, sniffed, nbytes, limits, keep_first=holder if sniffed.format != "jpeg" else None)
+        if holder:
+            first = convert_mode(ImageOps.exif_transpose(holder[0]), "RGB")
+            first.thumbnail((size, size), Image.Resampling.LANCZOS)
+            return info, jpeg_bytes(first)
+        return info, thumbnail_bytes(path, size, limits)
+    if sniffed.kind == "video":
+        from reelforge.media.video import poster_frame_bytes  # video.py builds on this module
+
+        info = _probe_av(path, sniffed, nbytes, limits)
+        return info, poster_frame_bytes(path, size, limits)
+    if sniffed.kind == "audio":
+        return _probe_av(path, sniffed, nbytes, limits), None
+    return _probe_text(path, sniffed, nbytes, limits), None
+
+
+def _probe_image(
+    path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, keep_first: list[Image.Image] | None = None
+) -> MediaInfo:
     name = path.name
     with open_image(path, limits, sniffed) as im, decoding(name):
         width, height = im.size
@@ -84,6 +124,8 @@ def _probe_image(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -
                 im.seek(index)
                 check_image_size(im.size, name, limits)
             im.load()
+            if index == 0 and keep_first is not None:
+                keep_first.append(im.copy())
             total_ms += float(im.info.get("duration", 0) or 0)
     info = MediaInfo(
         kind="image",

@@ -42,6 +42,19 @@ def r1_penalty(real_logits: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     return grad.pow(2).reshape(grad.shape[0], -1).sum(dim=1).mean()
 
 
+def mode_seeking_loss(
+    images_a: torch.Tensor, images_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
+    """Mode-seeking term (Mao et al. 2019, MSGAN) for pairs generated under the same condition.
+
+    A conditional G easily learns to ignore z and draw one prototype per class; this term grows as
+    the image distance between two latents shrinks relative to their latent distance, so G is paid to
+    keep different z apart. Minimise it alongside the G loss.
+    """
+    ratio = (images_a - images_b).abs().mean() / (z_a - z_b).abs().mean()
+    return 1.0 / (ratio + eps)
+
+
 def r1_weight(gamma: float, every: int) -> float:
     """Factor applied to the R1 penalty: gamma/2, times k for lazy regularisation every k steps."""
     return 0.5 * gamma * every

@@ -38,6 +38,7 @@ class GANConfig:
     mbstd_group: int = 4  # D sees the feature spread within groups of this many images; 0 disables
     loss: str = "hinge"
     r1_gamma: float = 0.0
+    mode_seeking: float = 1.0  # weight of the mode-seeking term for conditional G (0 = off)
     r1_every: int = 4  # lazy R1: penalise every k D steps (scaled by k to keep its strength)
     ema_decay: float = 0.999
     ema_warmup: bool = True  # early on, let the EMA follow G closely (decay ramps up to ema_decay)
@@ -75,6 +76,8 @@ class GANConfig:
             raise InvalidInput(f"GAN config: loss must be one of {list(LOSSES)}, got {self.loss!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise InvalidInput(f"GAN config: ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.mode_seeking < 0:
+            raise InvalidInput(f"GAN config: mode_seeking must be >= 0, got {self.mode_seeking}")
         if self.r1_gamma < 0:
             raise InvalidInput(f"GAN config: r1_gamma must be >= 0, got {self.r1_gamma}")
         if self.lr_g <= 0 or self.lr_d <= 0:

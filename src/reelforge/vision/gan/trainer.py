@@ -30,7 +30,14 @@ from torch.nn import functional as F
 from reelforge.errors import Cancelled, InvalidInput
 from reelforge.vision.gan.diffaug import DiffAugment
 from reelforge.vision.gan.ema import EMA
-from reelforge.vision.gan.losses import d_loss, g_loss, r1_penalty, r1_weight, should_apply_r1
+from reelforge.vision.gan.losses import (
+    d_loss,
+    g_loss,
+    mode_seeking_loss,
+    r1_penalty,
+    r1_weight,
+    should_apply_r1,
+)
 from reelforge.vision.gan.models import GANConfig, build_models
 from reelforge.vision.gan.sampling import image_grid, sample
 
@@ -343,16 +350,22 @@ class GANTrainer:
         real = real.to(self.device)
         y, t = self._conditioning(idx)
         z = torch.randn(bs, cfg.z_dim, generator=self.z_gen).to(self.device)
+        half = bs // 2
+        pairs = cfg.conditional and cfg.mode_seeking > 0 and half > 0
+        fy, ft = y, t
+        if pairs:  # fakes come in pairs sharing a condition, for the mode-seeking term
+            fidx = torch.cat([idx[:half], idx[:half], idx[2 * half :]])
+            fy, ft = self._conditioning(fidx)
 
         # --- D step: real and fake in one forward pass (D has no batch norm, so this is exact).
         self.D.requires_grad_(True)
-        fake = self._g_fwd(z, y, t)
+        fake = self._g_fwd(z, fy, ft)
         use_r1 = should_apply_r1(self.step, cfg.r1_gamma, cfg.r1_every)
         if use_r1:
             real.requires_grad_(True)
         both = torch.cat([self._aug(real), self._aug(fake.detach())])
-        y2 = None if y is None else torch.cat([y, y])
-        t2 = None if t is None else torch.cat([t, t])
+        y2 = None if y is None else torch.cat([y, fy])
+        t2 = None if t is None else torch.cat([t, ft])
         logits = (self.D if use_r1 else self._d_fwd)(both, y2, t2)
         real_logits, fake_logits = logits[:bs], logits[bs:]
         loss_d = d_loss(real_logits, fake_logits, cfg.loss)
@@ -372,9 +385,14 @@ class GANTrainer:
 
         # --- G step, reusing the same fake batch (saves a G forward per step).
         self.D.requires_grad_(False)
-        loss_g = g_loss(self._d_fwd(self._aug(fake), y, t), cfg.loss)
+        loss_g = g_loss(self._d_fwd(self._aug(fake), fy, ft), cfg.loss)
+        total_g = loss_g
+        if pairs:
+            ms = mode_seeking_loss(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
+            total_g = total_g + cfg.mode_seeking * ms
+            metrics["mode_seeking"] = float(ms.detach())
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        total_g.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
         self.ema.update(self.G)
