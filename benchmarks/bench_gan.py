@@ -18,7 +18,7 @@
 3. Sampling speed of ``reelforge.vision.gan.sample`` for the 64 px generator (batch 64), next to the raw
    generator forward pass on the same batch.
 
-    .venv/bin/python benchmarks/bench_gan.py                # default: 60 steps, warmup 10, 2 rounds
+    .venv/bin/python benchmarks/bench_gan.py                # default: 40 steps, warmup 10, 3 rounds
     .venv/bin/python benchmarks/bench_gan.py --profile      # also cProfile one job (where the time goes)
 
 Writes section ``gan_throughput`` of docs/benchmarks.md (``--no-write`` to only print).
@@ -349,9 +349,9 @@ def fmt(v: float, nd: int = 2) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=60, help="training steps per run")
+    ap.add_argument("--steps", type=int, default=40, help="training steps per run")
     ap.add_argument("--warmup", type=int, default=10, help="steps excluded from the steady-state timing")
-    ap.add_argument("--rounds", type=int, default=2, help="rounds (each: one plain run and one job, ABBA)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds (each: one plain run and one job, ABBA)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--base-channels", type=int, default=32)
     ap.add_argument("--resolution", type=int, default=64)

@@ -6,7 +6,8 @@ reelforge.vision.gan.GANTrainer with the same seed, config and step count differ
 "color,translation,cutout" vs "" (none). The runs are advanced in alternation, checkpoint by checkpoint,
 and at every checkpoint 100 samples of the EMA generator (truncation off, fixed sample seed) are compared
 with the held-out crops by reelforge.vision.metrics.swd (mean and per pyramid level, x1e3, seed 0), and
-also with the training crops (a lower value there than on held-out data hints at memorisation).
+at the last checkpoint also with the training crops (lower there than on held-out data hints at
+memorisation).
 The floor is SWD(training crops, held-out crops): two real sets of the same field.
 
     .venv/bin/python benchmarks/bench_gan_swd.py                                  # defaults below
@@ -19,7 +20,7 @@ Runs on the trainer directly (no job system). Writes section ``gan_swd_diffaug``
 from __future__ import annotations
 
 import argparse
-import os
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -38,16 +39,19 @@ POLICIES = (("with DiffAugment", "color,translation,cutout"), ("without", ""))
 SAMPLE_SEED = 10_000
 
 
-def _num(v: object) -> str:
+def _num(v: object, digits: int = 3) -> str:
     x = float(v)  # type: ignore[arg-type]
-    return "–" if np.isnan(x) else f"{x:.3f}"
+    return "–" if np.isnan(x) else f"{x:.{digits}f}"
 
 
-def evaluate(trainer: GANTrainer, heldout: np.ndarray, train: np.ndarray, n: int) -> dict[str, object]:
+def evaluate(
+    trainer: GANTrainer, heldout: np.ndarray, train: np.ndarray | None, n: int
+) -> dict[str, object]:
+    """SWD of n EMA samples vs the held-out crops (and vs the training crops when `train` is given)."""
     fake, _ = sample(trainer.ema.module, n, seed=SAMPLE_SEED, truncation=None)
     r = swd(heldout, fake, seed=0)
-    rt = swd(train, fake, seed=0)
-    return {"mean": r.mean, "levels": r.levels, "train_mean": rt.mean}
+    rt = swd(train, fake, seed=0).mean if train is not None else float("nan")
+    return {"mean": r.mean, "levels": r.levels, "train_mean": rt}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             res = tr.train(step)
             train_s[label] += time.perf_counter() - t
-            results[label][step] = evaluate(tr, heldout, train, args.n_samples)
+            results[label][step] = evaluate(tr, heldout, train if step == checkpoints[-1] else None,
+                                            args.n_samples)
             results[label][step]["loss_d"] = res.metrics.get("loss_d", float("nan"))
             log(f"step {step:5d} {label:17s} SWD {results[label][step]['mean']:7.2f} "
-                f"(vs train {results[label][step]['train_mean']:7.2f})  train {train_s[label]:6.0f}s  "
+                f"(vs train {_num(results[label][step]['train_mean'], 2)})  train {train_s[label]:6.0f}s  "
                 f"load {loads[step]}")
     total_min = (time.time() - t0) / 60
 
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                  *[f"{floor.levels[lv]:.2f}" for lv in levels], ""])
     main_table = table(["step", "SWD mean, with DiffAugment", "SWD mean, without",
                         *[f"level {lv} px (with / without)" for lv in levels], "load avg at checkpoint"], rows)
-    train_rows = [[step, f"{results[w][step]['train_mean']:.2f}", f"{results[wo][step]['train_mean']:.2f}",
+    train_rows = [[step, _num(results[w][step]["train_mean"], 2), _num(results[wo][step]["train_mean"], 2),
                    _num(results[w][step]["loss_d"]), _num(results[wo][step]["loss_d"])]
                   for step in checkpoints]
     train_table = table(["step", "SWD vs training crops, with", "without", "loss_d with", "loss_d without"],
@@ -123,16 +128,26 @@ def main(argv: list[str] | None = None) -> int:
     def trend(label: str) -> str:
         vals = [results[label][s]["mean"] for s in checkpoints]
         a, b = vals[0], vals[-1]
-        mono = all(y <= x for x, y in zip(vals, vals[1:], strict=False))
+        mono = all(y <= x for x, y in itertools.pairwise(vals))
         word = "falls" if b < a else "does not fall"
-        shape = "monotonically" if mono and b < a else "not monotonically" if b < a else ""
+        shape = "monotonically" if mono and b < a else "(not monotonically)" if b < a else ""
         best = checkpoints[int(np.argmin(vals))]
         return (f"{label}: SWD {word} {shape} from {a:.2f} at step {first} to {b:.2f} at step {last} "
                 f"(lowest {min(vals):.2f} at step {best})").replace("  ", " ")
 
+    def later(label: str) -> str:
+        """The step-0 value is an untrained generator; whether SWD keeps falling after the first
+        checkpoint is the more telling question."""
+        if len(checkpoints) < 3:
+            return ""
+        s1 = checkpoints[1]
+        a, b = results[label][s1]["mean"], results[label][last]["mean"]
+        verb = "falls further" if b < a else "does not fall further"
+        return f" After step {s1}, {label} {verb} ({a:.2f} → {b:.2f})."
+
     ea, eb = results[w][last]["mean"], results[wo][last]["mean"]
     if ea < eb:
-        end = f"DiffAugment ends lower ({ea:.2f} vs {eb:.2f}, {100 * (eb - ea) / eb:.0f}% lower)"
+        end = f"DiffAugment ends lower ({ea:.2f} vs {eb:.2f}, {100 * (eb - ea) / eb:.1f}% lower)"
     elif ea > eb:
         end = f"DiffAugment does NOT end lower ({ea:.2f} vs {eb:.2f} without)"
     else:
@@ -154,11 +169,12 @@ held-out crops; per level: the Laplacian-pyramid level's side in px.
 
 {main_table}
 
-Same samples against the training crops, and the last D loss (hinge; 2.0 = D cannot tell):
+The last step's samples against the training crops (lower than vs held-out would hint at
+memorisation), and D's hinge loss at each checkpoint (2.0: D cannot tell real from fake; 0: D wins):
 
 {train_table}
 
-**Result (as measured):** {trend(w)}; {trend(wo)}. At step {last}, {end}.
+**Result (as measured):** {trend(w)}; {trend(wo)}.{later(w)}{later(wo)} At step {last}, {end}.
 """
     print(md)
     if not args.no_write:

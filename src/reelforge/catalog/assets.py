@@ -262,7 +262,9 @@ class AssetService:
         # gets a unique violation; a second pass then sees the winner's row as a duplicate.
         for attempt in range(3):
             try:
-                self._write_rows(pending, project_id, tags, meta, created_by_job, thumbs, report)
+                ctx = {"project_id": project_id, "tags": tags, "meta": meta, "created_by_job": created_by_job,
+                       "thumbs": thumbs}
+                self._write_rows(pending, ctx, report)
                 return
             except IntegrityError:
                 report.added.clear()
@@ -270,16 +272,9 @@ class AssetService:
                 if attempt == 2:
                     raise InvalidInput("the same files are being added concurrently; try again") from None
 
-    def _write_rows(
-        self,
-        pending: list[_Pending],
-        project_id: str,
-        tags: list[str],
-        meta: dict[str, Any],
-        created_by_job: str | None,
-        thumbs: dict[int, str],
-        report: IngestReport,
-    ) -> None:
+    def _write_rows(self, pending: list[_Pending], ctx: dict[str, Any], report: IngestReport) -> None:
+        project_id, tags, meta = ctx["project_id"], ctx["tags"], ctx["meta"]
+        created_by_job, thumbs = ctx["created_by_job"], ctx["thumbs"]
         created: list[str] = []
         with session_scope(self.studio.Session) as s:
             seen: dict[str, AssetRow] = {}

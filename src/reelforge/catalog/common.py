@@ -72,3 +72,14 @@ def check_label(name: str, what: str = "name") -> str:
     if len(name) > 200 or "@" in name or "/" in name or any(ord(c) < 32 for c in name):
         raise InvalidInput(f"invalid {what} {name!r}: at most 200 printable characters, no '@' or '/'")
     return name
+
+
+def split_version(ref: str, what: str) -> tuple[str, int | None]:
+    """``NAME@N`` → (NAME, N); ``NAME`` → (NAME, None) for the latest version."""
+    if "@" not in ref:
+        return ref, None
+    name, _, v = ref.rpartition("@")
+    try:
+        return name, int(v)
+    except ValueError:
+        raise InvalidInput(f"invalid {what} version in {ref!r}") from None

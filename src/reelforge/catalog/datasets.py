@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from reelforge.catalog.common import audit, check_label, now, safe_name
+from reelforge.catalog.common import audit, check_label, now, safe_name, split_version
 from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion
 from reelforge.db.engine import session_scope
 from reelforge.db.models import DatasetItemRow, DatasetRow, DatasetVersionRow
@@ -209,14 +209,7 @@ class DatasetService:
             if id_kind(ref) == "dsv":
                 row = s.get(DatasetVersionRow, ref)
             else:
-                version: int | None = None
-                name = ref
-                if "@" in ref:
-                    name, _, v = ref.rpartition("@")
-                    try:
-                        version = int(v)
-                    except ValueError:
-                        raise InvalidInput(f"invalid dataset version in {ref!r}") from None
+                name, version = split_version(ref, "dataset")
                 if id_kind(name) == "dst":
                     ds = s.get(DatasetRow, name)
                 else:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from reelforge.catalog.common import audit, check_label, now
+from reelforge.catalog.common import audit, check_label, now, split_version
 from reelforge.catalog.entities import Model, ModelFile
 from reelforge.db.engine import session_scope
 from reelforge.db.models import ModelFileRow, ModelRow
@@ -140,13 +140,7 @@ class ModelService:
             if id_kind(ref) == "mdl":
                 row = s.get(ModelRow, ref)
             else:
-                name, version = ref, None
-                if "@" in ref:
-                    name, _, v = ref.rpartition("@")
-                    try:
-                        version = int(v)
-                    except ValueError:
-                        raise InvalidInput(f"invalid model version in {ref!r}") from None
+                name, version = split_version(ref, "model")
                 proj = self.studio.projects.get(project)
                 q = select(ModelRow).where(ModelRow.project_id == proj.id, ModelRow.name == name)
                 if version is not None:

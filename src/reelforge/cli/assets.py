@@ -22,6 +22,19 @@ def _info_line(info: dict) -> str:
     return f"{info.get('line_count', '')} lines"
 
 
+def _pairs(items: list[str]) -> dict[str, object]:
+    from reelforge.cli.common import parse_value
+    from reelforge.errors import InvalidInput
+
+    out: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"metadata must be key=value, got {item!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def add(
@@ -29,6 +42,7 @@ def register(app: typer.Typer) -> None:
         project: str | None = typer.Option(None, "--project", "-P"),
         tag: list[str] = typer.Option([], "--tag", "-t", help="tag to put on every added asset"),
         name: str | None = typer.Option(None, help="catalog name for a single file"),
+        meta: list[str] = typer.Option([], "--meta", "-m", help="key=value metadata (e.g. caption=...)"),
         skip_invalid: bool = typer.Option(False, help="add the valid files and report the others"),
     ) -> None:
         """Ingest images, video, audio and screenplays (type from content; validated; deduplicated)."""
@@ -37,7 +51,7 @@ def register(app: typer.Typer) -> None:
                       console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
             t = bar.add_task("", total=None)
             report = s.assets.add(
-                paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid,
+                paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid, meta=_pairs(meta),
                 progress=lambda d, n, m: bar.update(t, completed=d, total=n, description=m[-60:]),
             )
         if state.json_output:
@@ -105,6 +119,15 @@ def register(app: typer.Typer) -> None:
         *ids, dest = refs
         for p in studio().assets.export(ids, dest, overwrite=overwrite):
             console.print(str(p))
+
+    @app.command("meta")
+    def set_meta(
+        asset_id: str = typer.Argument(..., help="asset id"),
+        pairs: list[str] = typer.Argument(..., help="key=value pairs (e.g. caption='a red nebula')"),
+    ) -> None:
+        """Set free-form metadata on an asset (captions for text-conditioned training, notes, ...)."""
+        a = studio().assets.set_meta(asset_id, **_pairs(pairs))
+        emit_json(a.meta)
 
     @app.command()
     def tag(

@@ -38,7 +38,7 @@ class GANConfig:
     mbstd_group: int = 4  # D sees the feature spread within groups of this many images; 0 disables
     loss: str = "hinge"
     r1_gamma: float = 0.0
-    mode_seeking: float = 1.0  # weight of the mode-seeking term for conditional G (0 = off)
+    mode_seeking: float = 0.1  # weight of the mode-seeking term for conditional G (0 = off)
     r1_every: int = 4  # lazy R1: penalise every k D steps (scaled by k to keep its strength)
     ema_decay: float = 0.999
     ema_warmup: bool = True  # early on, let the EMA follow G closely (decay ramps up to ema_decay)
