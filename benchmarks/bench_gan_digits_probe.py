@@ -12,6 +12,12 @@ varied as the data, near 0 is collapse.
     .venv/bin/python benchmarks/bench_gan_digits_probe.py --threads 2 --steps 1500
 
 Training seconds exclude the evaluation passes. Numbers depend on the machine and on load.
+
+Measured (2 threads, defaults below, seed 0, shared 2-core box at load average 3-4): mean accuracy
+>= 80% at step 350 after 261 s of training (0.79 at 300; 0.93 at 600, every class >= 0.8 from 500;
+diversity ~0.7 throughout). The same run on idle cores goes at ~0.12 s/step, i.e. ~45 s to step 350.
+With --lr-g 4e-4 --lr-d 4e-4: >= 80% at step 250. Without the mode-seeking term (mode_seeking=0) the
+score reaches 100% by step 350 but div falls to ~0.1: one prototype per class.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoints", default="0,100,200,300,400,500",
+    ap.add_argument("--checkpoints", default="0,100,200,300,450,600",
                     help="comma list of global steps at which to evaluate (the last is the run length)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--base-channels", type=int, default=16)

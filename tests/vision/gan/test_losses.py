@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from reelforge.errors import InvalidInput
-from reelforge.vision.gan.losses import d_loss, g_loss, r1_penalty, r1_weight, should_apply_r1
+from reelforge.vision.gan.losses import (
+    d_loss,
+    g_loss,
+    mode_seeking_loss,
+    r1_penalty,
+    r1_weight,
+    should_apply_r1,
+)
 
 
 def test_hinge() -> None:
@@ -50,3 +57,12 @@ def test_lazy_r1_schedule() -> None:
     assert [should_apply_r1(s, 1.0, 4) for s in range(6)] == [True, False, False, False, True, False]
     assert not should_apply_r1(0, 0.0, 1)
     assert r1_weight(10.0, 4) == 20.0
+
+
+def test_mode_seeking_rewards_distinct_images_for_distinct_latents() -> None:
+    za, zb = torch.zeros(4, 8), torch.ones(4, 8)
+    same = torch.zeros(4, 3, 8, 8)
+    collapsed = mode_seeking_loss(same, same.clone(), za, zb)
+    varied = mode_seeking_loss(same, same + 0.5, za, zb)
+    assert float(varied) < float(collapsed)
+    assert torch.isclose(varied, torch.tensor(1.0 / (0.5 + 1e-5)))

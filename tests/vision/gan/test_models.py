@@ -5,7 +5,7 @@ import torch
 
 from reelforge.errors import InvalidInput
 from reelforge.vision.gan import Discriminator, GANConfig, Generator
-from reelforge.vision.gan.models import build_models
+from reelforge.vision.gan.models import build_models, minibatch_stddev
 
 from .conftest import small_config
 
@@ -96,3 +96,25 @@ def test_missing_conditioning_is_a_clear_error() -> None:
     d = Discriminator(small_config(text_dim=10))
     with pytest.raises(InvalidInput, match="text"):
         d(torch.zeros(2, 3, 32, 32))
+
+
+def test_minibatch_stddev_sees_collapse_within_groups_only() -> None:
+    varied = torch.randn(8, 5, 4, 4)
+    collapsed = torch.randn(1, 5, 4, 4).expand(8, -1, -1, -1)
+    both = torch.cat([varied, collapsed])  # [reals, fakes]: groups of 4 never straddle the halves
+    out = minibatch_stddev(both, 4)
+    assert out.shape == (16, 6, 4, 4)
+    assert torch.equal(out[:, :5], both)
+    spread = out[:, 5, 0, 0]
+    assert (spread[:8] > 0.3).all() and (spread[8:] < 1e-3).all()
+    assert torch.equal(minibatch_stddev(varied[:1], 4)[:, 5], torch.zeros(1, 4, 4))  # no group: zero
+    assert minibatch_stddev(varied[:6], 4).shape == (6, 6, 4, 4)  # falls back to groups of 3
+
+
+def test_discriminator_groups_never_mix_reals_and_fakes() -> None:
+    d = Discriminator(small_config(batch_size=6, mbstd_group=4)).eval()  # groups of gcd(4, 6) = 2
+    reals, fakes = torch.randn(6, 3, 32, 32), torch.randn(6, 3, 32, 32)
+    with torch.no_grad():
+        together = d(torch.cat([reals, fakes]))
+        apart = torch.cat([d(reals), d(fakes)])
+    assert torch.allclose(together, apart, atol=1e-5)

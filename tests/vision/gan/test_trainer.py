@@ -13,7 +13,7 @@ from reelforge.vision.gan import AugmentConfig, GANTrainer
 
 from .conftest import small_config
 
-METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "r1"}
+METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "r1", "mode_seeking"}  # mode_seeking: conditional G
 
 
 def _flat(state: dict[str, Any], prefix: str = "") -> dict[str, Any]:

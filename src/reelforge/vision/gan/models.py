@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from reelforge.errors import InvalidInput
+from reelforge.vision.gan.diffaug import parse_policy
 
 SUPPORTED_RESOLUTIONS: tuple[int, ...] = (32, 64, 128)
 LOSSES: tuple[str, ...] = ("hinge", "ns")
@@ -26,26 +27,31 @@ LOSSES: tuple[str, ...] = ("hinge", "ns")
 
 @dataclass
 class GANConfig:
-    """Everything needed to rebuild the networks and to train them the same way again."""
+    """Everything needed to rebuild the networks and to train them the same way again.
 
-    resolution: int = 64
+    Defaults suit 64 px photographic data. For tiny data on CPU (e.g. 32 px digits) a much smaller
+    model trains in minutes: base_channels=16, z_dim=64, ema_decay=0.99, diffaug="translation"
+    (see benchmarks/bench_gan_digits_probe.py).
+    """
+
+    resolution: int = 64  # 32, 64 or 128
     z_dim: int = 128
-    base_channels: int = 64
-    channels: int = 3
-    num_classes: int = 0
+    base_channels: int = 64  # width: G/D use base * (1, 2, 4, 8) channels from full to 4x4 resolution
+    channels: int = 3  # 3 = RGB, 1 = grey (training images are converted)
+    num_classes: int = 0  # > 0: class-conditional (conditional batch norm in G, projection in D)
     text_dim: int = 0  # sentence-embedding size (e.g. 384); 0 = not text-conditioned
     cond_dim: int = 128  # size of G's conditioning vector (class embedding or projected text)
     mbstd_group: int = 4  # D sees the feature spread within groups of this many images; 0 disables
-    loss: str = "hinge"
-    r1_gamma: float = 0.0
-    mode_seeking: float = 0.1  # weight of the mode-seeking term for conditional G (0 = off)
+    loss: str = "hinge"  # "hinge" or "ns" (non-saturating)
+    r1_gamma: float = 0.0  # R1 gradient penalty weight on real images; 0 disables
     r1_every: int = 4  # lazy R1: penalise every k D steps (scaled by k to keep its strength)
+    mode_seeking: float = 0.1  # conditional G only: weight of the anti-collapse term (0 = off)
     ema_decay: float = 0.999
     ema_warmup: bool = True  # early on, let the EMA follow G closely (decay ramps up to ema_decay)
-    diffaug: str = "color,translation,cutout"
+    diffaug: str = "color,translation,cutout"  # DiffAugment policy for D's inputs; "none" disables
     lr_g: float = 2e-4
     lr_d: float = 2e-4
-    betas: tuple[float, float] = (0.0, 0.99)
+    betas: tuple[float, float] = (0.0, 0.99)  # Adam betas for both networks
     batch_size: int = 64
 
     def __post_init__(self) -> None:
@@ -84,10 +90,7 @@ class GANConfig:
             raise InvalidInput("GAN config: learning rates must be > 0")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise InvalidInput(f"GAN config: betas must be in [0, 1), got {list(self.betas)}")
-        # Imported here to keep models.py free of a hard dependency cycle; diffaug imports nothing of ours.
-        from reelforge.vision.gan.diffaug import parse_policy
-
-        parse_policy(self.diffaug)
+        parse_policy(self.diffaug)  # raises InvalidInput on an unknown policy
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -228,7 +231,8 @@ def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
     if g < 2:
         return torch.cat([h, h.new_zeros(n, 1, hh, ww)], dim=1)
     grouped = h.reshape(n // g, g, c, hh, ww)
-    std = (grouped.var(dim=1, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
+    centred = grouped - grouped.mean(dim=1, keepdim=True)  # (explicit ops: var() is slow on channels_last)
+    std = (centred.square().mean(dim=1) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (n // g,)
     feat = std.repeat_interleave(g)[:, None, None, None].expand(n, 1, hh, ww)
     return torch.cat([h, feat], dim=1)
 
@@ -246,6 +250,8 @@ class Discriminator(nn.Module):
             [spectral_norm(nn.Conv2d(cin, cout, 4, 2, 1)) for cin, cout in itertools.pairwise(chs)]
         )
         extra = 1 if config.mbstd_group else 0
+        # Groups divide the training batch, so in a [reals, fakes] batch no group mixes the two.
+        self._mbstd = math.gcd(config.mbstd_group, config.batch_size)
         self.head = spectral_norm(nn.Conv2d(chs[-1] + extra, chs[-1], 3, 1, 1))
         self.out = spectral_norm(nn.Linear(chs[-1], 1))
         self.embed: nn.Module | None = None
@@ -260,7 +266,7 @@ class Discriminator(nn.Module):
         for down in self.downs:
             h = nn.functional.leaky_relu(down(h), 0.2)
         if self.config.mbstd_group:
-            h = minibatch_stddev(h, self.config.mbstd_group)
+            h = minibatch_stddev(h, self._mbstd)
         h = nn.functional.leaky_relu(self.head(h), 0.2)
         return h.sum(dim=(2, 3))  # sum pooling, as in the projection discriminator paper
 

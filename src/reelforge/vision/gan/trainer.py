@@ -7,6 +7,10 @@ On CPU, the same seed and thread count give bitwise-identical weights, and resum
 ``state_dict()`` taken at step k gives bitwise the same weights as the run that never stopped.
 On CUDA, runs are reproducible up to cuDNN/atomics nondeterminism.
 
+Conditional models draw their fakes in pairs that share a condition (the batch's first half of
+conditions, twice) so the mode-seeking term (config.mode_seeking) can pay G for making different
+images from different latents; without it a class-conditional G tends to draw one prototype per class.
+
 CPU performance: models and batches use the channels_last memory format (oneDNN's fast path), real and
 fake images share one D forward pass, and D's parameter gradients are switched off during the G step.
 Thread count is the caller's choice: call ``torch.set_num_threads(k)`` before training (results are
@@ -357,7 +361,8 @@ class GANTrainer:
             fidx = torch.cat([idx[:half], idx[:half], idx[2 * half :]])
             fy, ft = self._conditioning(fidx)
 
-        # --- D step: real and fake in one forward pass (D has no batch norm, so this is exact).
+        # --- D step: real and fake in one forward pass (exact: D has no batch norm, and its
+        # minibatch-stddev groups divide the batch size, so no group mixes reals and fakes).
         self.D.requires_grad_(True)
         fake = self._g_fwd(z, fy, ft)
         use_r1 = should_apply_r1(self.step, cfg.r1_gamma, cfg.r1_every)
@@ -469,15 +474,15 @@ class GANTrainer:
     def sample_grid(self, n: int = 64, truncation: float | None = None) -> Image.Image:
         """EMA samples on fixed latents (from the trainer seed) tiled into one image, for progress views.
 
-        Class-conditional grids cycle through the classes; text-conditioned grids use the first
-        training embeddings in order.
+        Class-conditional grids cycle through the classes (one column per class, up to 16 classes);
+        text-conditioned grids use the first training embeddings in order.
         """
         text = None
         if self.text is not None:
             text = self.text[torch.arange(n) % self.data.n]
         ncols = None
-        if self.config.num_classes > 0:
-            ncols = self.config.num_classes if n % self.config.num_classes == 0 else None
+        if 0 < self.config.num_classes <= 16:
+            ncols = self.config.num_classes  # one column per class
         images, _ = sample(self.ema.module, n, self.seed, truncation=truncation, text_embeddings=text)
         return image_grid(images, ncols=ncols)
 
