@@ -41,7 +41,8 @@ def test_conditional_digits_reach_80_percent_class_accuracy(tmp_path: Path) -> N
     assert len(ds.labels) == 10
     train = s.jobs.submit("gan.train", {
         "dataset": ds.ref, "name": "digits", "split": "all", "resolution": 32, "steps": STEPS,
-        "batch_size": 64, "base_channels": 32, "z_dim": 64, "diffaug": "translation", "hflip": False,
+        "batch_size": 64, "base_channels": 16, "z_dim": 64, "ema_decay": 0.99, "diffaug": "translation",
+        "hflip": False,
         "random_crop": False, "sample_every": STEPS, "checkpoint_every": STEPS, "threads": 2,
     }, seed=0).run()
     assert train.status == "succeeded", train.error
