@@ -18,7 +18,7 @@
 3. Sampling speed of ``reelforge.vision.gan.sample`` for the 64 px generator (batch 64), next to the raw
    generator forward pass on the same batch.
 
-    .venv/bin/python benchmarks/bench_gan.py                # default: 40 steps, warmup 10, 4 rounds
+    .venv/bin/python benchmarks/bench_gan.py                # default: 30 steps, warmup 10, 4 rounds
     .venv/bin/python benchmarks/bench_gan.py --profile      # also cProfile one job (where the time goes)
 
 Writes section ``gan_throughput`` of docs/benchmarks.md (``--no-write`` to only print).
@@ -230,15 +230,23 @@ def run_plain(cfg: GANConfig, images: np.ndarray, steps: int, warmup: int, threa
 
 
 @contextlib.contextmanager
-def timed_train_step(spans: list[tuple[float, float]]) -> Iterator[None]:
+def timed_train_step(spans: list[tuple[float, float]], paired: PlainLoop | None = None,
+                     paired_spans: list[tuple[float, float]] | None = None) -> Iterator[None]:
     """Record (start, end) of every GANTrainer.train_step while the job runs, to tell the step's own
-    time from the time the platform spends around it (measured in the same steps, so load-independent)."""
+    time from the time the platform spends around it (measured in the same steps, so load-independent).
+
+    With `paired`, one plain-loop step runs (and is timed) right after each job step: a plain step and
+    a job step then always see the same machine load, which separate runs minutes apart do not."""
     original = GANTrainer.train_step
 
     def wrapped(self: GANTrainer) -> dict[str, float]:
         t = time.time()
         out = original(self)
         spans.append((t, time.time()))
+        if paired is not None and paired_spans is not None:
+            t = time.time()
+            paired.step()
+            paired_spans.append((t, time.time()))
         return out
 
     GANTrainer.train_step = wrapped  # type: ignore[method-assign]
@@ -279,7 +287,7 @@ def job_step_ts(studio: object, job_id: str) -> dict[int, float]:
 
 
 def run_job(studio: object, ds_ref: str, cfg: GANConfig, steps: int, warmup: int, threads: int,
-            profile: cProfile.Profile | None = None) -> Run:
+            profile: cProfile.Profile | None = None, paired: PlainLoop | None = None) -> Run:
     params = {
         "dataset": ds_ref, "steps": steps, "resolution": cfg.resolution, "base_channels": cfg.base_channels,
         "batch_size": cfg.batch_size, "threads": threads, "diffaug": cfg.diffaug,
@@ -290,7 +298,8 @@ def run_job(studio: object, ds_ref: str, cfg: GANConfig, steps: int, warmup: int
         t_submit = time.time()
         handle = studio.jobs.submit("gan.train", params, seed=0)  # type: ignore[attr-defined]
         spans: list[tuple[float, float]] = []
-        with timed_train_step(spans):
+        paired_spans: list[tuple[float, float]] = []
+        with timed_train_step(spans, paired, paired_spans):
             if profile is not None:
                 profile.enable()
             job = handle.run()
@@ -313,7 +322,22 @@ def run_job(studio: object, ds_ref: str, cfg: GANConfig, steps: int, warmup: int
     }
     if len(spans) != steps:
         raise RuntimeError(f"job {job.id}: timed {len(spans)} train steps, expected {steps}")
-    return Run("job", steps, warmup, ts, clock, before, load_str(), spans, extra)
+    run = Run("job", steps, warmup, ts, clock, before, load_str(), spans, extra)
+    if paired is not None:
+        # Per step k: the job's share of the window ts[k-1]..ts[k] is the window minus the plain step.
+        ks = range(warmup + 1, steps + 1)
+        plain_s = [paired_spans[k - 1][1] - paired_spans[k - 1][0] for k in ks]
+        job_s = [ts[k] - ts[k - 1] - p for k, p in zip(ks, plain_s, strict=True)]
+        run.extra.update(paired_plain_s=sum(plain_s), paired_job_s=sum(job_s),
+                         paired_plain_median=statistics.median(plain_s), paired_job_median=statistics.median(job_s))
+    return run
+
+
+def run_paired(studio: object, ds_ref: str, cfg: GANConfig, images: np.ndarray, steps: int, warmup: int,
+               threads: int) -> Run:
+    torch.set_num_threads(threads)
+    loop = PlainLoop(cfg, images, seed=0)
+    return run_job(studio, ds_ref, cfg, steps, warmup, threads, paired=loop)
 
 
 # --------------------------------------------------------------------------------------- FLOPs / peak
@@ -426,21 +450,23 @@ def fmt(v: float, nd: int = 2) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--steps", type=int, default=40, help="training steps per run")
+    ap.add_argument("--steps", type=int, default=30, help="training steps per run")
     ap.add_argument("--warmup", type=int, default=10, help="steps excluded from the steady-state timing")
     ap.add_argument("--rounds", type=int, default=4, help="rounds (each: one plain run and one job, ABBA)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--base-channels", type=int, default=32)
     ap.add_argument("--resolution", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--paired-steps", type=int, default=40,
+                    help="steps of the paired job run (each job step followed by a plain step); 0 skips it")
     ap.add_argument("--pairs", type=int, default=15, help="interleaved (training step, matmul) pairs")
     ap.add_argument("--sample-n", type=int, default=256)
     ap.add_argument("--sample-repeats", type=int, default=3)
     ap.add_argument("--profile", action="store_true", help="cProfile one extra job run and print the top")
     ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = ap.parse_args(argv)
-    if not 1 <= args.warmup < args.steps:
-        ap.error("need 1 <= --warmup < --steps")
+    if not 1 <= args.warmup < args.steps or (args.paired_steps and args.paired_steps <= args.warmup):
+        ap.error("need 1 <= --warmup < --steps and --paired-steps > --warmup (or 0)")
 
     cmd = " ".join(["    .venv/bin/python benchmarks/bench_gan.py", *(argv if argv is not None else sys.argv[1:])])
     cfg = GANConfig(resolution=args.resolution, base_channels=args.base_channels, batch_size=args.batch,
@@ -464,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench_gan_"))
     runs: list[Run] = []
     prof_text = ""
+    paired_run: Run | None = None
     try:
         studio, ds_ref = make_studio(tmp, images)
         order: list[str] = []
@@ -478,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             log(f"  {run.steps_per_s:.3f} steps/s, {run.cpu_per_step:.2f} CPU s/step, "
                 f"{run.outside_ms_per_step:.1f} ms/step outside the step {run.extra}")
+        if args.paired_steps:
+            log(f"paired run: {args.paired_steps} job steps, each followed by a plain step (load {load_str()})")
+            paired_run = run_paired(studio, ds_ref, cfg, images, args.paired_steps, args.warmup, args.threads)
+            log(f"  {paired_run.extra}")
         if args.profile:
             log("profiled job run")
             prof = cProfile.Profile()
@@ -570,6 +601,22 @@ def main(argv: list[str] | None = None) -> int:
          ["raw `G(z)` forward, batch 64, no_grad, eval", fmt(samp["raw_forward"], 1)]],
     )
     verdict = "within" if overhead_attr <= 0.05 else "above"
+    paired_md = ""
+    if paired_run is not None:
+        e = paired_run.extra
+        paired_ratio = e["paired_job_s"] / e["paired_plain_s"] - 1.0
+        paired_median = e["paired_job_median"] / e["paired_plain_median"] - 1.0
+        n_pairs = paired_run.measured_steps
+        paired_md = f"""**Platform overhead, paired (the headline figure): {100 * paired_ratio:+.1f}%** in wall-clock time
+per step ({"within" if paired_ratio <= 0.05 else "above"} the 5% target; per-pair medians:
+{100 * paired_median:+.1f}%). One more `gan.train` job of {paired_run.steps} steps ran with a plain-loop step
+executed right after each of its steps, in the same process; over steps {args.warmup}..{paired_run.steps}
+({n_pairs} pairs) the job's steps, including everything the platform does between them, took
+{e["paired_job_s"]:.1f} s ({e["paired_job_s"] / n_pairs:.2f} s/step, {n_pairs * bs / e["paired_job_s"]:.1f}
+images/s) and the plain steps {e["paired_plain_s"]:.1f} s ({e["paired_plain_s"] / n_pairs:.2f} s/step,
+{n_pairs * bs / e["paired_plain_s"]:.1f} images/s). Both see the same load, second by second.
+
+"""
     md = f"""## GAN training throughput (`gan.train` job vs plain PyTorch loop)
 
 {machine_description()}; {args.threads} torch threads. Load average (1/5/15 min) at start
@@ -594,15 +641,15 @@ Pooled over the rounds:
 
 {summary}
 
-**Platform overhead.** Wall-clock steps/s, pooled: {100 * overhead_wall:+.1f}%; median step time:
-{100 * overhead_median:+.1f}%; CPU seconds per step: {100 * overhead_cpu:+.1f}%. These compare runs
-taken minutes apart on a shared machine, and two runs of the *same* path differed by up to
-{100 * spread:.0f}% in steps/s here, so they cannot resolve a few percent. The load-independent
-figure is the time the job spends *between* training steps (metrics and progress to the database,
-heartbeat), measured inside the same job runs: **{jb["outside_ms"]:.1f} ms per step against
-{jb["inside_s"]:.2f} s in the step = {100 * overhead_attr:.2f}% ({verdict} the 5% target)**; the plain
-loop's equivalent is {pl["outside_ms"]:.2f} ms. (This misses any slowdown *inside* the step caused by the
-platform's threads; the CPU-seconds figure above bounds that.)
+{paired_md}**Separate runs (ABBA above).** Job vs plain, pooled wall-clock steps/s: {100 * overhead_wall:+.1f}%;
+median step time: {100 * overhead_median:+.1f}%; CPU seconds per step: {100 * overhead_cpu:+.1f}%. These
+compare runs taken minutes apart on a shared machine, and two runs of the *same* path differed by up to
+{100 * spread:.0f}% in steps/s here, so they cannot resolve a few percent.
+
+**Attribution.** Time the job spends *between* training steps (metrics and progress written to the
+database, heartbeat), measured inside the same job runs: {jb["outside_ms"]:.1f} ms per step against
+{jb["inside_s"]:.2f} s in the step = **{100 * overhead_attr:.2f}%** ({verdict} the 5% target); the plain
+loop's equivalent is {pl["outside_ms"]:.2f} ms.
 
 Job start-up and tear-down (seconds, not in the steady-state figures; "finished" includes the final
 checkpoint, the sample grid and saving the model):

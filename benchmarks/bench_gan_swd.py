@@ -10,8 +10,8 @@ at the last checkpoint also with the training crops (lower there than on held-ou
 memorisation).
 The floor is SWD(training crops, held-out crops): two real sets of the same field.
 
-    .venv/bin/python benchmarks/bench_gan_swd.py                                  # defaults below
-    .venv/bin/python benchmarks/bench_gan_swd.py --checkpoints 0,500,1000,2000    # longer, if time allows
+    .venv/bin/python benchmarks/bench_gan_swd.py            # 600 steps per run: ~15-25 min on 2 shared cores
+    .venv/bin/python benchmarks/bench_gan_swd.py --checkpoints 0,500,1000,2000  # longer, if time allows
 
 Runs on the trainer directly (no job system). Writes section ``gan_swd_diffaug`` of docs/benchmarks.md
 (``--no-write`` to only print). SWD values are deterministic for a given thread count; the times are not.

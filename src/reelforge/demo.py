@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from reelforge.studio import Studio
 
 Follow = Callable[["JobHandle"], Any]
-DEMO_GAN_STEPS = 300  # 32 px keeps the demo to a few minutes on 2 CPU cores
+DEMO_GAN_STEPS = 600  # a few minutes on 2 CPU cores (see the demo timing in docs/benchmarks.md)
 
 
 @dataclass
@@ -143,7 +143,7 @@ def _gan_steps(studio: Studio, follow: Follow, dataset: str, res: DemoResult) ->
     """A small 'nebula plates' generator trained on the Hubble crops, then samples and a walk."""
     steps = int(os.environ.get("REELFORGE_DEMO_GAN_STEPS", DEMO_GAN_STEPS))
     train = follow(studio.jobs.submit("gan.train", {
-        "dataset": dataset, "name": "nebula-plates", "split": "all", "resolution": 32, "steps": steps,
+        "dataset": dataset, "name": "nebula-plates", "split": "all", "resolution": 64, "steps": steps,
         "base_channels": 16, "batch_size": 16, "sample_every": max(1, steps // 3),
         "checkpoint_every": max(1, steps // 6),
     }, seed=2026))

@@ -11,7 +11,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from reelforge.studio import Studio
@@ -31,7 +30,6 @@ def write_digits(folder: Path, size: int = 32) -> int:
     return len(digits.images)
 
 
-@pytest.mark.slow
 def test_conditional_digits_reach_80_percent_class_accuracy(tmp_path: Path) -> None:
     s = Studio.init(tmp_path / "studio")
     n = write_digits(tmp_path / "digits")
