@@ -629,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
          ["raw `G(z)` forward, batch 64, no_grad, eval", fmt(samp["raw_forward"], 1)]],
     )
     verdict = "within" if overhead_attr <= 0.05 else "above"
+    g_params = sum(p.numel() for p in Generator(cfg).parameters()) / 1e6
+    d_params = sum(p.numel() for p in Discriminator(cfg).parameters()) / 1e6
     paired_md = ""
     if paired_run is not None:
         e = paired_run.extra
@@ -649,15 +651,14 @@ images/s) and the plain steps {e["paired_plain_s"]:.1f} s ({e["paired_plain_s"] 
     md = f"""## GAN training throughput (`gan.train` job vs plain PyTorch loop)
 
 {machine_description()}; {args.threads} torch threads. Load average (1/5/15 min) at start
-{load_start}, at end {load_end} (other engineers share this 2-core machine, so absolute rates vary
-between runs; the ratio between paths, measured in interleaved ABBA rounds, is the figure to read).
-Total runtime {total_min:.1f} min. Command:
+{load_start}, at end {load_end} (this process alone accounts for ~2; other engineers share the
+machine, so absolute rates vary between runs and the *paired* overhead figure below is the one to
+read). Total runtime {total_min:.1f} min. Command:
 
 {cmd}
 
-Model: DCGAN {args.resolution} px, base_channels {args.base_channels} (G
-{sum(p.numel() for p in Generator(cfg).parameters()) / 1e6:.2f} M params,
-D {sum(p.numel() for p in Discriminator(cfg).parameters()) / 1e6:.2f} M), batch {bs}, hinge loss,
+Model: DCGAN {args.resolution} px, base_channels {args.base_channels} (G {g_params:.2f} M params, D {d_params:.2f} M),
+batch {bs}, hinge loss,
 Adam, DiffAugment `{DIFFAUG}`, EMA, channels_last; data: 100 random 64×64 crops of
 skimage's Hubble deep field. Steady state = steps {args.warmup}..{args.steps} of each run
 ({args.steps - args.warmup} timed steps; job timestamps from `job_metrics.ts`).
@@ -690,8 +691,8 @@ checkpoint, the sample grid and saving the model):
 FLOPs are counted by `torch.utils.flop_counter.FlopCounterMode` (convolutions and matmuls, forward and
 backward; element-wise ops, Adam and DiffAugment are not counted). The practical peak is a 2048×2048 @
 2048×2048 float32 `torch.mm` with the same {args.threads} threads. The headline fraction alternates one
-training step with a matmul burst so both see the same load; the pooled figures use the run rates above
-against the best matmul seen before or after them. On this CPU the matmul is not a ceiling: oneDNN's
+training step with 0.6 s of back-to-back matmuls (mean rate) so both see the same load; the pooled
+figures use the run rates above against the best matmul seen before or after the runs. On this CPU the matmul is not a ceiling: oneDNN's
 channels_last convolutions (what the step spends its time in) run faster than `torch.mm`, so a large
 3×3 convolution is measured alongside as a second reference.
 
@@ -699,7 +700,9 @@ channels_last convolutions (what the step spends its time in) run faster than `t
 
 ### Sampling, 64 px generator (base_channels {args.base_channels}), batch 64
 
-{args.sample_n} images per call, median of {args.sample_repeats} calls.
+{args.sample_n} images per call, median of {args.sample_repeats} calls; `sample` draws each image's latent
+from its own seed (`latent_for_seed`, a Python loop) and converts to uint8, which the raw forward
+pass does not.
 
 {samp_table}
 """

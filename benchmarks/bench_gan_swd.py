@@ -10,8 +10,8 @@ at the last checkpoint also with the training crops (lower there than on held-ou
 memorisation).
 The floor is SWD(training crops, held-out crops): two real sets of the same field.
 
-    .venv/bin/python benchmarks/bench_gan_swd.py            # 600 steps per run: ~15-25 min on 2 shared cores
-    .venv/bin/python benchmarks/bench_gan_swd.py --checkpoints 0,500,1000,2000  # longer, if time allows
+    .venv/bin/python benchmarks/bench_gan_swd.py            # 2000 steps per run: ~10 min on 2 idle cores
+    .venv/bin/python benchmarks/bench_gan_swd.py --checkpoints 0,100,200,300,450,600  # ~4 min idle, ~20 loaded
 
 Runs on the trainer directly (no job system). Writes section ``gan_swd_diffaug`` of docs/benchmarks.md
 (``--no-write`` to only print). SWD values are deterministic for a given thread count; the times are not.
@@ -56,7 +56,7 @@ def evaluate(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--checkpoints", default="0,100,200,300,450,600",
+    ap.add_argument("--checkpoints", default="0,100,250,500,1000,1500,2000",
                     help="comma list of global steps at which to evaluate (the last is the run length)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--base-channels", type=int, default=16)
