@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from reelforge.compute.queue import JobHandle
+    from reelforge.compute.jobs import JobHandle
     from reelforge.studio import Studio
 
 Follow = Callable[["JobHandle"], Any]

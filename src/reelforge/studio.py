@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from reelforge.catalog.assets import AssetService
 from reelforge.catalog.datasets import DatasetService
 from reelforge.catalog.lineage import LineageService
 from reelforge.catalog.models import ModelService
 from reelforge.catalog.projects import ProjectService
+from reelforge.catalog.search import ScriptSearchService
 from reelforge.compute.queue import JobService
 from reelforge.config import CONFIG_NAME, Settings, find_home, load_settings
-from reelforge.db.engine import make_engine, read_engine, session_scope, upgrade
+from reelforge.db.engine import Database, session_scope, upgrade
 from reelforge.db.models import AssetRow, JobCheckpointRow, ModelFileRow
-from reelforge.errors import Conflict
+from reelforge.errors import Conflict, InvalidInput
 from reelforge.storage import open_blob_store
 
 
@@ -39,23 +41,47 @@ class FsckReport:
         return {**vars(self), "clean": self.clean}
 
 
+class GcResult(list[str]):
+    """Blobs that gc removed (or would remove), plus the staging leftovers in ``staging``."""
+
+    staging: list[str]
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.staging = []
+
+
 class Studio:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.engine = make_engine(settings.database_url)
+        self.db = db = Database.open(settings.database_url)
+        self.engine = db.engine
         self.migrated = upgrade(self.engine)
-        self.Session = sessionmaker(self.engine, expire_on_commit=False)
         # Read-only work goes through ReadSession: on SQLite it does not queue for the write lock.
-        self.ReadSession = sessionmaker(read_engine(self.engine), expire_on_commit=False)
-        self.blobs = open_blob_store(settings.blob_url)
+        self.Session, self.ReadSession = db.Session, db.ReadSession
+        self.blobs = blobs = open_blob_store(settings.blob_url)
         assert settings.cache_dir is not None
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        self.projects = ProjectService(self)
-        self.assets = AssetService(self)
-        self.datasets = DatasetService(self)
-        self.models = ModelService(self)
-        self.jobs = JobService(self)
-        self.lineage = LineageService(self)
+        # Services get their collaborators, not the Studio: no service imports studio.py.
+        self.projects = ProjectService(db, settings)
+        self.assets = AssetService(db, blobs, settings, self.projects)
+        self.datasets = DatasetService(db, self.projects, self.assets)
+        self.models = ModelService(db, blobs, settings, self.projects, self.assets)
+        self.jobs = JobService(db, blobs, settings, projects=self.projects, assets=self.assets,
+                               datasets=self.datasets, models=self.models)
+        self.jobs.inline_runner = self._run_inline
+        self.lineage = LineageService(db, self.assets, self.datasets, self.models)
+        self.search = ScriptSearchService(self.assets, self.models, self.jobs)
+        # A blob store knows every catalog that references it, so gc in one studio never removes
+        # what another studio sharing the store still needs.
+        self.catalog_key = hashlib.sha256(str(settings.home.resolve()).encode()).hexdigest()[:20]
+        with contextlib.suppress(OSError):
+            self.blobs.register_catalog(self.catalog_key, {"home": str(settings.home.resolve())})
+
+    def _run_inline(self, job_id: str) -> None:
+        from reelforge.compute.worker import Worker
+
+        Worker(self).run_job(job_id)
 
     def __repr__(self) -> str:
         return f"Studio({str(self.settings.home)!r})"
@@ -122,17 +148,57 @@ class Studio:
         report.stale_staging = [str(p) for p in self.blobs.stale_staging(older_than=3600)]
         return report
 
-    def gc(self, *, grace_seconds: float = 3600.0, dry_run: bool = False) -> list[str]:
-        """Remove blobs nothing references (older than the grace period, so an ingest in flight
-        between committing its blob and its row is never collected) and stale staging files."""
+    def shared_with(self) -> list[str]:
+        """Homes of the other studios whose catalogs reference this studio's blob store."""
+        return [info.get("home", key) for key, info in self.blobs.catalogs().items() if key != self.catalog_key]
+
+    def _other_references(self) -> set[str]:
+        """Blobs referenced by the other catalogs registered with this store. Refuses (rather
+        than guessing) when one of them cannot be read: deleting its data is not recoverable."""
+        refs: set[str] = set()
+        for key, info in self.blobs.catalogs().items():
+            if key == self.catalog_key:
+                continue
+            home = Path(info.get("home", ""))
+            if not (home / CONFIG_NAME).is_file():
+                raise Conflict(
+                    f"this blob store is shared with a studio at {home} that cannot be found; gc would "
+                    f"delete blobs it may reference (if that studio is gone for good: reelforge gc --forget {home})"
+                )
+            other = Studio.open(home)
+            try:
+                if other.blobs.url != self.blobs.url:
+                    continue  # it moved to another store since it registered
+                refs |= other.referenced_blobs()
+            finally:
+                other.close()
+        return refs
+
+    def forget_catalog(self, home: str | Path) -> bool:
+        """Unregister a studio that no longer exists from this blob store."""
+        want = str(Path(home).resolve())
+        for key, info in self.blobs.catalogs().items():
+            if key != self.catalog_key and info.get("home") == want:
+                if (Path(want) / CONFIG_NAME).is_file():
+                    raise InvalidInput(f"a studio still exists at {want}; it cannot be forgotten")
+                self.blobs.unregister_catalog(key)
+                return True
+        return False
+
+    def gc(self, *, grace_seconds: float = 3600.0, dry_run: bool = False) -> GcResult:
+        """Remove blobs no catalog sharing the store references (older than the grace period, so
+        an ingest in flight between committing its blob and its row is never collected) and
+        stale staging files; the result lists removed blobs, ``.staging`` the staging files."""
         import time
 
-        refs = self.referenced_blobs()
+        refs = self.referenced_blobs() | self._other_references()
         cutoff = time.time() - grace_seconds
-        removed = [b.sha256 for b in self.blobs.iter_blobs() if b.sha256 not in refs and b.mtime < cutoff]
+        result = GcResult(b.sha256 for b in self.blobs.iter_blobs() if b.sha256 not in refs and b.mtime < cutoff)
+        result.staging = [str(p) for p in self.blobs.stale_staging(older_than=grace_seconds)]
         if not dry_run:
-            for sha in removed:
+            for sha in result:
                 self.blobs.delete(sha)
-            for p in self.blobs.stale_staging(older_than=grace_seconds):
-                os.unlink(p)
-        return removed
+            for p in result.staging:
+                with contextlib.suppress(FileNotFoundError):  # its writer finished meanwhile
+                    os.unlink(p)
+        return result

@@ -12,7 +12,6 @@ import pytest
 from reelforge.cli.main import main
 from reelforge.script import sample_path
 from reelforge.studio import Studio
-from reelforge.tasks.script import search
 
 
 def _doc(studio: Studio, asset_id: str) -> bytes:
@@ -59,7 +58,7 @@ def test_search_index_is_stored_and_reused(sqlite_studio: Studio, sample: str) -
     assert job.result["embedded_now"] == job.result["documents"] > 20
     again = sqlite_studio.jobs.submit("script.index", {"embedder": "lexical"}).run()
     assert again.result["embedded_now"] == 0, "unchanged screenplays are not embedded again"
-    hits = search(sqlite_studio, "projector booth film reel", k=5, reindex=False)
+    hits = sqlite_studio.search.query("projector booth film reel", k=5, reindex=False)
     assert hits and hits[0]["meta"]["asset"] in (sample, zh)
     assert sqlite_studio.models.get("script-search-index").version == 2
 

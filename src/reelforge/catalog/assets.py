@@ -8,9 +8,10 @@ database error leaves no asset and no blob behind.
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +25,15 @@ from reelforge.catalog.common import audit, now, safe_name
 from reelforge.catalog.entities import Asset
 from reelforge.db.engine import session_scope
 from reelforge.db.models import AssetRow, AssetTagRow
-from reelforge.errors import InvalidInput, NotFound, ReelforgeError
+from reelforge.errors import InvalidInput, LimitExceeded, NotFound, ReelforgeError
 from reelforge.ids import id_kind, new_id
+from reelforge.storage.export import copy_stream, occupied, prepare_folder, write_file
 
 if TYPE_CHECKING:
-    from reelforge.storage.base import StagedBlob
-    from reelforge.studio import Studio
+    from reelforge.catalog.projects import ProjectService
+    from reelforge.config import Settings
+    from reelforge.db.engine import Database
+    from reelforge.storage.base import BlobStore, StagedBlob
 
 KINDS = ("image", "video", "audio", "screenplay", "document")
 # Reports and interchange files that tasks write (and users may add): validated as UTF-8 text.
@@ -133,6 +137,7 @@ class _Pending:
     info: Any = None
     thumb: bytes | None = None
     asset_id: str | None = None
+    raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
 
 
 def _is_fdx(path: Path) -> bool:
@@ -141,31 +146,108 @@ def _is_fdx(path: Path) -> bool:
     return b"<FinalDraft" in head
 
 
-def collect_files(paths: Sequence[str | Path], recursive: bool = True) -> list[tuple[Path, str]]:
-    """(file, catalog name) pairs: a folder's files are named by their path inside the folder."""
-    out: list[tuple[Path, str]] = []
+def display_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (os.fsdecode's surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def raw_name_bytes(name: str) -> bytes | None:
+    """The original bytes of a name that is not valid UTF-8, else None."""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+    return None
+
+
+@dataclass
+class Collected:
+    files: list[tuple[Path, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+def collect_files(
+    paths: Sequence[str | Path], recursive: bool = True, *, follow_symlinks: bool = False
+) -> list[tuple[Path, str]]:
+    """(file, catalog name) pairs (see ``collect``); raises if any symlink was refused."""
+    got = collect(paths, recursive, follow_symlinks=follow_symlinks)
+    if got.refused:
+        path, why = got.refused[0]
+        raise InvalidInput(f"{display_name(path)}: {why}")
+    return got.files
+
+
+def collect(paths: Sequence[str | Path], recursive: bool = True, *, follow_symlinks: bool = False) -> Collected:
+    """Files under the given paths, named by their path inside the folder given.
+
+    Nothing outside the given paths is read: a symlink inside a folder that points out of it (or
+    at something that is not a regular file) is refused and listed, unless ``follow_symlinks``.
+    Symlinks that stay inside the folder are taken by their own name. Folders are walked without
+    following symlinked folders (no loops), hidden entries are skipped."""
+    out = Collected()
     for raw in paths:
         p = Path(raw)
         if not p.exists():
-            raise NotFound(f"{raw}: no such file or directory")
+            raise NotFound(f"{display_name(str(raw))}: no such file or directory")
         if p.is_dir():
-            walker = sorted(p.rglob("*")) if recursive else sorted(p.iterdir())
-            for f in walker:
-                rel = f.relative_to(p)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue  # hidden files and folders (.DS_Store, .git) are never media
-                if f.is_file():
-                    out.append((f, rel.as_posix()))
+            _walk(p, p, p.resolve(), recursive, follow_symlinks, out, set())
         elif p.is_file():
-            out.append((p, p.name))
+            out.files.append((p, p.name))
         else:
-            raise InvalidInput(f"{raw}: not a regular file")
+            raise InvalidInput(f"{display_name(str(raw))}: not a regular file")
     return out
 
 
+def _walk(
+    top: Path, folder: Path, root_real: Path, recursive: bool, follow: bool, out: Collected, seen: set[Path]
+) -> None:
+    real_folder = folder.resolve()
+    if real_folder in seen:  # a symlinked folder loop (only reachable with follow_symlinks)
+        return
+    seen.add(real_folder)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        out.refused.append((str(folder), f"cannot read folder: {exc.strerror}"))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue  # hidden files and folders (.DS_Store, .git) are never media
+        path = Path(entry.path)
+        rel = path.relative_to(top).as_posix()
+        if entry.is_symlink():
+            try:
+                target = path.resolve(strict=True)
+            except (OSError, RuntimeError):
+                out.refused.append((str(path), "broken or looping symlink"))
+                continue
+            inside = target == root_real or root_real in target.parents
+            if not inside and not follow:
+                out.refused.append((str(path), f"symlink to {target}, outside the folder given "
+                                                "(use --follow-symlinks to read it)"))
+                continue
+            if target.is_dir():
+                if recursive and follow:
+                    _walk(top, path, root_real, recursive, follow, out, seen)
+                elif recursive:
+                    out.refused.append((str(path), "symlinked folder (use --follow-symlinks to read it)"))
+                continue
+            if target.is_file():
+                out.files.append((path, rel))
+            else:
+                out.refused.append((str(path), "symlink to something that is not a regular file"))
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            if recursive:
+                _walk(top, path, root_real, recursive, follow, out, seen)
+        elif entry.is_file(follow_symlinks=False):
+            out.files.append((path, rel))
+
+
 class AssetService:
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
+    def __init__(self, db: Database, blobs: BlobStore, settings: Settings, projects: ProjectService) -> None:
+        self.db, self.blobs, self.settings, self.projects = db, blobs, settings, projects
 
     # -- ingest ------------------------------------------------------------------------------
     def add(
@@ -181,11 +263,18 @@ class AssetService:
         progress: Progress | None = None,
         created_by_job: str | None = None,
         asset_id: str | None = None,
+        follow_symlinks: bool = False,
     ) -> IngestReport:
-        """Ingest files and folders. Raises on the first bad file unless ``skip_invalid``."""
+        """Ingest files and folders. Raises on the first bad file unless ``skip_invalid``.
+        Symlinks leading out of a folder given are refused unless ``follow_symlinks``."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        files = collect_files(paths, recursive)
+        got = collect(paths, recursive, follow_symlinks=follow_symlinks)
+        if got.refused and not skip_invalid:
+            listed = "; ".join(f"{display_name(p)}: {why}" for p, why in got.refused[:3])
+            more = f" (+{len(got.refused) - 3} more)" if len(got.refused) > 3 else ""
+            raise InvalidInput(f"refused {len(got.refused)} path(s): {listed}{more}")
+        files = got.files
         if asset_id is not None and (len(files) != 1 or id_kind(asset_id) != "ast"):
             raise InvalidInput("a preset asset id needs exactly one file and an ast_ id")
         if name is not None:
@@ -195,20 +284,21 @@ class AssetService:
         if not files:
             raise InvalidInput("nothing to add: no files found")
         tags = [check_tag(t) for t in tags]
-        proj = self.studio.projects.get(project, create=project is None)
+        proj = self.projects.get(project, create=project is None)
         report = IngestReport()
+        report.rejected.extend((display_name(p), why) for p, why in got.refused)
         pending: list[_Pending] = []
         try:
             for i, (src, raw_name) in enumerate(files):
                 if progress:
-                    progress(i, len(files), f"checking {raw_name}")
+                    progress(i, len(files), f"checking {display_name(raw_name)}")
                 try:
                     pending.append(self._stage(src, raw_name))
                     pending[-1].asset_id = asset_id
                 except ReelforgeError as exc:
                     if not skip_invalid:
-                        raise type(exc)(f"{src}: {exc}") from None
-                    report.rejected.append((str(src), str(exc)))
+                        raise type(exc)(f"{display_name(str(src))}: {exc}") from None
+                    report.rejected.append((display_name(str(src)), str(exc)))
             self._commit(pending, proj.id, tags, meta or {}, created_by_job, report)
         finally:
             for p in pending:
@@ -220,9 +310,9 @@ class AssetService:
     def _stage(self, src: Path, raw_name: str) -> _Pending:
         from reelforge.media import probe_with_thumbnail
 
-        limits = self.studio.settings.limits
-        name = safe_name(raw_name)
-        staged = self.studio.blobs.stage_file(src, max_bytes=limits.max_bytes)
+        limits = self.settings.limits
+        name = safe_name(display_name(raw_name))
+        staged = self._stage_source(src, limits.max_bytes)
         try:
             # Probe the staged copy, not the source: what we validate is exactly what we keep.
             thumb = None
@@ -238,7 +328,27 @@ class AssetService:
         except BaseException:
             staged.discard()
             raise
-        return _Pending(src, name, staged, info, thumb)
+        return _Pending(src, name, staged, info, thumb, raw_name=raw_name_bytes(raw_name))
+
+    def _stage_source(self, src: Path, max_bytes: int) -> StagedBlob:
+        """Stage a file we listed, opened without following a symlink swapped in since (unless
+        the listing itself was a symlink the user allowed), and only if it is a regular file."""
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        if not src.is_symlink():
+            flags |= os.O_NOFOLLOW
+        try:
+            fd = os.open(src, flags)
+        except FileNotFoundError:
+            raise NotFound(f"{display_name(str(src))}: no such file") from None
+        except OSError as exc:
+            raise InvalidInput(f"{display_name(str(src))}: cannot open ({exc.strerror})") from None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise InvalidInput(f"{display_name(str(src))}: not a regular file")
+            if st.st_size > max_bytes:
+                raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
+            return self.blobs.stage_stream(fh, suffix=src.suffix.lower()[:16], max_bytes=max_bytes)
 
     def _commit(
         self,
@@ -256,7 +366,7 @@ class AssetService:
         thumbs: dict[int, str] = {}
         for i, p in enumerate(pending):
             if p.thumb is not None:
-                thumbs[i] = self.studio.blobs.put_bytes(p.thumb).sha256
+                thumbs[i] = self.blobs.put_bytes(p.thumb).sha256
             p.staged.commit()
         # Two concurrent jobs may save identical outputs: on PostgreSQL the loser of that race
         # gets a unique violation; a second pass then sees the winner's row as a duplicate.
@@ -276,7 +386,7 @@ class AssetService:
         project_id, tags, meta = ctx["project_id"], ctx["tags"], ctx["meta"]
         created_by_job, thumbs = ctx["created_by_job"], ctx["thumbs"]
         created: list[str] = []
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.db.Session) as s:
             seen: dict[str, AssetRow] = {}
             for i, p in enumerate(pending):
                 existing = seen.get(p.staged.sha256) or s.scalar(
@@ -299,9 +409,10 @@ class AssetService:
                     sha256=p.staged.sha256,
                     size=p.staged.size,
                     info=info,
-                    meta=dict(meta),
+                    meta={**meta, **({"source_name_bytes": base64.b64encode(p.raw_name).decode()}
+                                     if p.raw_name is not None else {})},
                     thumb_sha256=thumbs.get(i),
-                    source=str(p.source),
+                    source=display_name(str(p.source)),
                     created_at=now(),
                     created_by_job=created_by_job,
                 )
@@ -326,11 +437,11 @@ class AssetService:
     # -- queries -----------------------------------------------------------------------------
     def get(self, ref: str, project: str | None = None) -> Asset:
         """An asset by id, or by name within a project."""
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             if id_kind(ref) == "ast":
                 row = s.get(AssetRow, ref)
             else:
-                proj = self.studio.projects.get(project)
+                proj = self.projects.get(project)
                 row = s.scalar(
                     select(AssetRow)
                     .where(AssetRow.project_id == proj.id, AssetRow.name == ref)
@@ -341,7 +452,7 @@ class AssetService:
             return load_assets(s, [row])[0]
 
     def get_many(self, ids: Sequence[str]) -> list[Asset]:
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             rows = {r.id: r for r in s.scalars(select(AssetRow).where(AssetRow.id.in_(list(ids))))}
             missing = [i for i in ids if i not in rows]
             if missing:
@@ -360,10 +471,10 @@ class AssetService:
     ) -> list[Asset]:
         if kind is not None and kind not in KINDS:
             raise InvalidInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             q = select(AssetRow).order_by(AssetRow.id)
             if project is not None:
-                q = q.where(AssetRow.project_id == self.studio.projects.get(project).id)
+                q = q.where(AssetRow.project_id == self.projects.get(project).id)
             if kind:
                 q = q.where(AssetRow.kind == kind)
             if created_by_job:
@@ -384,7 +495,7 @@ class AssetService:
     def tag(self, ids: Sequence[str], add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[Asset]:
         add = [check_tag(t) for t in add]
         remove = [check_tag(t) for t in remove]
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.db.Session) as s:
             rows = []
             for i in ids:
                 row = s.get(AssetRow, i) if id_kind(i) == "ast" else None
@@ -402,7 +513,7 @@ class AssetService:
             return load_assets(s, rows)
 
     def set_meta(self, asset_id: str, **values: Any) -> Asset:
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.db.Session) as s:
             row = s.get(AssetRow, asset_id)
             if row is None:
                 raise NotFound(f"no asset {asset_id!r}")
@@ -415,37 +526,25 @@ class AssetService:
     def local_path(self, asset: Asset) -> Path:
         """A local file with the asset's bytes (and an extension decoders recognise)."""
         suffix = Path(asset.name).suffix.lower() or f".{asset.format}"
-        dest = self.studio.settings.cache_dir / "blobs" / f"{asset.sha256}{suffix}"
-        return self.studio.blobs.materialize(asset.sha256, dest)
+        dest = self.settings.cache_dir / "blobs" / f"{asset.sha256}{suffix}"
+        return self.blobs.materialize(asset.sha256, dest)
 
     def export(self, refs: Sequence[str], dest: str | Path, *, overwrite: bool = False) -> list[Path]:
-        """Copy assets out under their names; refuses to clobber files unless ``overwrite``."""
-        dest = Path(dest)
+        """Copy assets out under their names; refuses to clobber files unless ``overwrite``, and
+        never writes outside ``dest`` (symlinks planted there are replaced, not followed)."""
         assets = [self.get(r) for r in refs]
-        targets = []
-        for a in assets:
-            target = (dest / safe_name(a.name)).resolve()
-            if dest.resolve() not in target.parents:
+        names = [safe_name(a.name) for a in assets]
+        dest = prepare_folder(dest).resolve()
+        for a, name in zip(assets, names, strict=True):
+            target = dest / name
+            if dest not in target.parents:
                 raise InvalidInput(f"asset name {a.name!r} escapes the export folder")
-            if target.exists() and not overwrite:
+            if occupied(dest, name) and not overwrite:
                 raise InvalidInput(f"{target} exists (use --overwrite)")
-            targets.append(target)
-        written = []
-        for a, target in zip(assets, targets, strict=True):
-            self.copy_blob(a.sha256, target)
-            written.append(target)
-        return written
+        return [self.copy_blob(a.sha256, dest, name, overwrite=overwrite) for a, name in zip(assets, names, strict=True)]
 
-    def copy_blob(self, sha256: str, target: Path) -> Path:
-        """Copy (never hard-link: the user may edit the export) a blob to ``target`` atomically."""
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.part")
-        try:
-            with self.studio.blobs.open(sha256) as src, open(tmp, "wb") as out:
-                while chunk := src.read(1024 * 1024):
-                    out.write(chunk)
-            os.replace(tmp, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return target
+    def copy_blob(self, sha256: str, dest: Path, rel: str, *, overwrite: bool = False) -> Path:
+        """Copy (never hard-link: the user may edit the export) a blob to ``dest/rel`` atomically,
+        without following symlinks in ``dest``."""
+        with self.blobs.open(sha256) as src:
+            return write_file(dest, rel, copy_stream(src), overwrite=overwrite)

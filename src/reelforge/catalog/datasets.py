@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import random
 from collections import Counter, defaultdict
@@ -19,9 +20,12 @@ from reelforge.db.engine import session_scope
 from reelforge.db.models import DatasetItemRow, DatasetRow, DatasetVersionRow
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.ids import id_kind, new_id
+from reelforge.storage.export import prepare_folder, write_bytes
 
 if TYPE_CHECKING:
-    from reelforge.studio import Studio
+    from reelforge.catalog.assets import AssetService
+    from reelforge.catalog.projects import ProjectService
+    from reelforge.db.engine import Database
 
 SPLITS = ("train", "val", "test")
 
@@ -67,8 +71,8 @@ def assign_splits(
 
 
 class DatasetService:
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
+    def __init__(self, db: Database, projects: ProjectService, assets: AssetService) -> None:
+        self.db, self.projects, self.assets = db, projects, assets
 
     def create(
         self,
@@ -94,15 +98,15 @@ class DatasetService:
         asset metadata field ``caption``.
         """
         name = check_label(name, "dataset name")
-        proj = self.studio.projects.get(project)
+        proj = self.projects.get(project)
         ratios = parse_splits(splits)
         if assets is not None:
             ids = [a.id if isinstance(a, Asset) else a for a in assets]
-            chosen = self.studio.assets.get_many(ids)
+            chosen = self.assets.get_many(ids)
             if kind:
                 chosen = [a for a in chosen if a.kind == kind]
         else:
-            chosen = self.studio.assets.list(project=proj.id, kind=kind, tags=tags, name=name_glob)
+            chosen = self.assets.list(project=proj.id, kind=kind, tags=tags, name=name_glob)
         chosen = [a for a in chosen if a.project_id == proj.id]
         if not chosen:
             raise InvalidInput(f"dataset {name!r}: no assets match")
@@ -150,7 +154,7 @@ class DatasetService:
             "seed": seed,
             "explicit": assets is not None,
         }
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.db.Session) as s:
             ds = s.scalar(select(DatasetRow).where(DatasetRow.project_id == proj.id, DatasetRow.name == name))
             if ds is None:
                 ds = DatasetRow(
@@ -204,7 +208,7 @@ class DatasetService:
 
     def get(self, ref: str, project: str | None = None, *, with_items: bool = True) -> DatasetVersion:
         """``dsv_…`` (a version), ``dst_…`` or ``NAME`` (its latest version), ``NAME@N``."""
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             row: DatasetVersionRow | None = None
             if id_kind(ref) == "dsv":
                 row = s.get(DatasetVersionRow, ref)
@@ -213,7 +217,7 @@ class DatasetService:
                 if id_kind(name) == "dst":
                     ds = s.get(DatasetRow, name)
                 else:
-                    proj = self.studio.projects.get(project)
+                    proj = self.projects.get(project)
                     ds = s.scalar(select(DatasetRow).where(DatasetRow.project_id == proj.id, DatasetRow.name == name))
                 if ds is not None:
                     q = select(DatasetVersionRow).where(DatasetVersionRow.dataset_id == ds.id)
@@ -228,37 +232,38 @@ class DatasetService:
 
     def list(self, project: str | None = None) -> list[DatasetVersion]:
         """Every version of every dataset (newest version first within a dataset)."""
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             q = select(DatasetVersionRow, DatasetRow).join(DatasetRow, DatasetRow.id == DatasetVersionRow.dataset_id)
             if project is not None:
-                q = q.where(DatasetRow.project_id == self.studio.projects.get(project).id)
+                q = q.where(DatasetRow.project_id == self.projects.get(project).id)
             q = q.order_by(DatasetRow.name, DatasetVersionRow.version.desc())
             return [self._entity(s, v, d) for v, d in s.execute(q).all()]
 
     def export(self, ref: str, dest: str | Path, *, overwrite: bool = False) -> Path:
-        """``dest/split/label/name`` files plus ``manifest.csv`` and ``dataset.json``."""
+        """``dest/split/label/name`` files plus ``manifest.csv`` and ``dataset.json``; never writes
+        outside ``dest`` (symlinks planted there are replaced, not followed)."""
         dv = self.get(ref)
-        dest = Path(dest)
-        if dest.exists() and any(dest.iterdir()) and not overwrite:
+        dest = prepare_folder(dest)
+        if any(dest.iterdir()) and not overwrite:
             raise InvalidInput(f"{dest} is not empty (use --overwrite)")
-        assets = {a.id: a for a in self.studio.assets.get_many([i.asset_id for i in dv.items])}
+        assets = {a.id: a for a in self.assets.get_many([i.asset_id for i in dv.items])}
         rows = []
-        dest.mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
         for it in dv.items:
             a = assets[it.asset_id]
             rel = Path(it.split) / (it.label or "_unlabelled") / Path(safe_name(a.name)).name
-            target = dest / rel
-            if target.exists():
+            if rel.as_posix() in used:
                 rel = rel.with_name(f"{a.id}_{rel.name}")
-                target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.studio.assets.copy_blob(a.sha256, target)
+            used.add(rel.as_posix())
+            written = self.assets.copy_blob(a.sha256, dest, rel.as_posix(), overwrite=True)
+            rel = written.relative_to(dest)
             rows.append([rel.as_posix(), a.id, a.sha256, it.split, it.label or "", it.caption or ""])
-        with open(dest / "manifest.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["path", "asset_id", "sha256", "split", "label", "caption"])
-            w.writerows(rows)
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(["path", "asset_id", "sha256", "split", "label", "caption"])
+        w.writerows(rows)
+        write_bytes(dest, "manifest.csv", buf.getvalue().encode("utf-8"), overwrite=True)
         meta = dv.to_dict()
         meta.pop("items")
-        (dest / "dataset.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        write_bytes(dest, "dataset.json", json.dumps(meta, indent=2).encode("utf-8"), overwrite=True)
         return dest

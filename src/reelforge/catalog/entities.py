@@ -95,35 +95,3 @@ class Model(Entity):
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
-
-
-@dataclass
-class Job(Entity):
-    id: str
-    project_id: str
-    task: str
-    params: dict[str, Any]
-    status: str
-    priority: int
-    attempt: int
-    max_attempts: int
-    seed: int
-    code_version: str
-    created_at: float
-    run_after: float
-    started_at: float | None
-    finished_at: float | None
-    lease_owner: str | None
-    lease_expires_at: float | None
-    cancel_requested: bool
-    progress_done: float
-    progress_total: float
-    progress_message: str
-    error: str | None
-    result: dict[str, Any]
-    runs: int
-    inputs: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("succeeded", "failed", "cancelled")

@@ -23,7 +23,10 @@ from reelforge.ids import id_kind
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-    from reelforge.studio import Studio
+    from reelforge.catalog.assets import AssetService
+    from reelforge.catalog.datasets import DatasetService
+    from reelforge.catalog.models import ModelService
+    from reelforge.db.engine import Database
 
 MAX_DATASET_MEMBERS = 12  # a dataset of 10k images is summarised, not drawn member by member
 
@@ -56,12 +59,12 @@ class LineageGraph:
 
 
 class LineageService:
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
+    def __init__(self, db: Database, assets: AssetService, datasets: DatasetService, models: ModelService) -> None:
+        self.db, self.assets, self.datasets, self.models = db, assets, datasets, models
 
     def graph(self, ref: str, max_depth: int = 50) -> LineageGraph:
         kind = id_kind(ref)
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             nodes: dict[str, Node] = {}
             if kind is None:
                 # Allow dataset and model names (NAME or NAME@N) too.
@@ -72,7 +75,7 @@ class LineageService:
             return LineageGraph(ref, nodes)
 
     def _resolve_name(self, ref: str) -> str:
-        for getter in (self.studio.datasets.get, self.studio.models.get, self.studio.assets.get):
+        for getter in (self.datasets.get, self.models.get, self.assets.get):
             try:
                 return getter(ref).id  # type: ignore[operator]
             except NotFound:

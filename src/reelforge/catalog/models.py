@@ -17,9 +17,14 @@ from reelforge.db.engine import session_scope
 from reelforge.db.models import ModelFileRow, ModelRow
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.ids import id_kind, new_id
+from reelforge.storage.export import occupied, prepare_folder, write_bytes
 
 if TYPE_CHECKING:
-    from reelforge.studio import Studio
+    from reelforge.catalog.assets import AssetService
+    from reelforge.catalog.projects import ProjectService
+    from reelforge.config import Settings
+    from reelforge.db.engine import Database
+    from reelforge.storage.base import BlobStore
 
 # Weights only as safetensors; small side files (configs, vocabularies, notes) as text.
 ALLOWED_SUFFIXES = {".safetensors", ".json", ".txt", ".md", ".csv"}
@@ -66,8 +71,11 @@ def _entity(row: ModelRow, files: list[ModelFileRow]) -> Model:
 
 
 class ModelService:
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
+    def __init__(
+        self, db: Database, blobs: BlobStore, settings: Settings, projects: ProjectService, assets: AssetService
+    ) -> None:
+        self.db, self.blobs, self.settings = db, blobs, settings
+        self.projects, self.assets = projects, assets
 
     def register(
         self,
@@ -83,7 +91,7 @@ class ModelService:
         name = check_label(name, "model name")
         if not files or not any(f.endswith(".safetensors") for f in files):
             raise InvalidInput(f"model {name!r} needs at least one .safetensors weights file")
-        proj = self.studio.projects.get(project)
+        proj = self.projects.get(project)
         staged = []
         try:
             for fname, src in files.items():
@@ -93,9 +101,9 @@ class ModelService:
                         f"side files {', '.join(sorted(ALLOWED_SUFFIXES - {'.safetensors'}))}"
                     )
                 if isinstance(src, bytes):
-                    st = self.studio.blobs.stage_stream(io.BytesIO(src))
+                    st = self.blobs.stage_stream(io.BytesIO(src))
                 else:
-                    st = self.studio.blobs.stage_file(Path(src))
+                    st = self.blobs.stage_file(Path(src))
                 staged.append((fname, st))
                 if fname.endswith(".safetensors"):
                     with open(st.path, "rb") as fh:
@@ -110,7 +118,7 @@ class ModelService:
         finally:
             for _, st in staged:
                 st.discard()
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.db.Session) as s:
             last = s.scalar(
                 select(func.max(ModelRow.version)).where(ModelRow.project_id == proj.id, ModelRow.name == name)
             )
@@ -135,13 +143,13 @@ class ModelService:
 
     def get(self, ref: str, project: str | None = None) -> Model:
         """``mdl_…``, ``NAME`` (latest version) or ``NAME@N``."""
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             row = None
             if id_kind(ref) == "mdl":
                 row = s.get(ModelRow, ref)
             else:
                 name, version = split_version(ref, "model")
-                proj = self.studio.projects.get(project)
+                proj = self.projects.get(project)
                 q = select(ModelRow).where(ModelRow.project_id == proj.id, ModelRow.name == name)
                 if version is not None:
                     q = q.where(ModelRow.version == version)
@@ -152,10 +160,10 @@ class ModelService:
             return _entity(row, files)
 
     def list(self, project: str | None = None) -> list[Model]:
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             q = select(ModelRow).order_by(ModelRow.name, ModelRow.version.desc())
             if project is not None:
-                q = q.where(ModelRow.project_id == self.studio.projects.get(project).id)
+                q = q.where(ModelRow.project_id == self.projects.get(project).id)
             rows = list(s.scalars(q))
             files: dict[str, list[ModelFileRow]] = {r.id: [] for r in rows}
             if rows:
@@ -166,20 +174,21 @@ class ModelService:
     def materialize(self, ref: str | Model) -> Path:
         """A local folder holding the model's files (shared read-only cache)."""
         model = ref if isinstance(ref, Model) else self.get(ref)
-        folder = self.studio.settings.cache_dir / "models" / model.id
+        folder = self.settings.cache_dir / "models" / model.id
         for f in model.files:
-            self.studio.blobs.materialize(f.sha256, folder / f.name)
+            self.blobs.materialize(f.sha256, folder / f.name)
         return folder
 
     def export(self, ref: str, dest: str | Path, *, overwrite: bool = False) -> Path:
+        """Weights and a model card into ``dest`` (never through symlinks planted there)."""
         model = self.get(ref)
-        dest = Path(dest)
+        dest = prepare_folder(dest)
         for f in model.files:
             target = dest / f.name
-            if target.exists() and not overwrite:
+            if occupied(dest, f.name) and not overwrite:
                 raise InvalidInput(f"{target} exists (use --overwrite)")
         for f in model.files:
-            self.studio.assets.copy_blob(f.sha256, dest / f.name)
+            self.assets.copy_blob(f.sha256, dest, f.name, overwrite=overwrite)
         card = model.to_dict()
-        (dest / "reelforge-model.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+        write_bytes(dest, "reelforge-model.json", json.dumps(card, indent=2).encode("utf-8"), overwrite=True)
         return dest

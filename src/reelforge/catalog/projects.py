@@ -14,7 +14,8 @@ from reelforge.errors import Conflict, NotFound
 from reelforge.ids import id_kind, new_id
 
 if TYPE_CHECKING:
-    from reelforge.studio import Studio
+    from reelforge.config import Settings
+    from reelforge.db.engine import Database
 
 
 def _entity(row: ProjectRow) -> Project:
@@ -22,12 +23,12 @@ def _entity(row: ProjectRow) -> Project:
 
 
 class ProjectService:
-    def __init__(self, studio: Studio) -> None:
-        self.studio = studio
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db, self.settings = db, settings
 
     def create(self, name: str, description: str = "") -> Project:
         name = check_label(name, "project name")
-        with session_scope(self.studio.Session) as s:
+        with session_scope(self.db.Session) as s:
             if s.scalar(select(ProjectRow).where(ProjectRow.name == name)):
                 raise Conflict(f"project {name!r} already exists")
             row = ProjectRow(id=new_id("prj"), name=name, description=description, created_at=now())
@@ -37,14 +38,14 @@ class ProjectService:
             return _entity(row)
 
     def list(self) -> list[Project]:
-        with session_scope(self.studio.ReadSession) as s:
+        with session_scope(self.db.ReadSession) as s:
             return [_entity(r) for r in s.scalars(select(ProjectRow).order_by(ProjectRow.name))]
 
     def get(self, ref: str | None = None, *, create: bool = False) -> Project:
         """A project by id or name; ``None`` means the studio's default project (created on demand)."""
         if ref is None:
-            ref, create = self.studio.settings.default_project, True
-        with session_scope(self.studio.ReadSession) as s:
+            ref, create = self.settings.default_project, True
+        with session_scope(self.db.ReadSession) as s:
             if id_kind(ref) == "prj":
                 row = s.get(ProjectRow, ref)
             else:

@@ -12,20 +12,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
-
-from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion, Job, Model
+from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion, Model
 from reelforge.compute import checkpoint as ckpt
-from reelforge.db.engine import session_scope
-from reelforge.db.models import JobInputRow
+from reelforge.compute.jobs import Job
 from reelforge.errors import Cancelled
 
 if TYPE_CHECKING:
     from PIL import Image
     from pydantic import BaseModel
 
+    from reelforge.catalog.assets import AssetService
+    from reelforge.catalog.datasets import DatasetService
+    from reelforge.catalog.models import ModelService
+    from reelforge.compute.queue import JobService
     from reelforge.compute.registry import TaskSpec
-    from reelforge.studio import Studio
+    from reelforge.config import Settings
+    from reelforge.media.limits import MediaLimits
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -82,8 +84,8 @@ class ModelInput:
 class Reporter:
     """Buffers progress, logs and metrics; writes them at most every ``interval`` seconds."""
 
-    def __init__(self, studio: Studio, job: Job, worker_id: str, interval: float = 0.5) -> None:
-        self.studio, self.job, self.worker_id, self.interval = studio, job, worker_id, interval
+    def __init__(self, jobs: JobService, job: Job, worker_id: str, interval: float = 0.5) -> None:
+        self.jobs, self.job, self.worker_id, self.interval = jobs, job, worker_id, interval
         self._lock = threading.Lock()
         self._progress: tuple[float, float, str] | None = None
         self._logs: list[tuple[float, str, str]] = []
@@ -117,16 +119,31 @@ class Reporter:
             self._last = time.monotonic()
         if progress is None and not logs and not metrics:
             return
-        ok = self.studio.jobs.report(self.job.id, self.worker_id, self.job.attempt, progress, logs, metrics)
+        ok = self.jobs.report(self.job.id, self.worker_id, self.job.attempt, progress, logs, metrics)
         if not ok:
             self.lost = True
 
 
+@dataclass
+class TaskServices:
+    """The collaborators a task context works through (never the whole Studio)."""
+
+    settings: Settings
+    assets: AssetService
+    datasets: DatasetService
+    models: ModelService
+    jobs: JobService
+
+
 class TaskContext:
+    """Everything a task may touch. Tasks never see the studio: inputs, outputs, settings they
+    need (``limits``, threads), progress and the stop check all come through here."""
+
     def __init__(
-        self, studio: Studio, job: Job, spec: TaskSpec, params: BaseModel, worker_id: str, reporter: Reporter
+        self, services: TaskServices, job: Job, spec: TaskSpec, params: BaseModel, worker_id: str,
+        reporter: Reporter,
     ) -> None:
-        self.studio, self.job, self.spec, self.params = studio, job, spec, params
+        self._svc, self.job, self.spec, self.params = services, job, spec, params
         self.worker_id, self._reporter = worker_id, reporter
         self._cancel = threading.Event()
         self._recorded_inputs: set[str] = {i["id"] for i in job.inputs}
@@ -164,10 +181,44 @@ class TaskContext:
     def workdir(self) -> Path:
         """A private scratch folder, removed when the attempt ends."""
         if self._workdir is None:
-            base = self.studio.settings.cache_dir / "work"
+            assert self._svc.settings.cache_dir is not None
+            base = self._svc.settings.cache_dir / "work"
             base.mkdir(parents=True, exist_ok=True)
             self._workdir = tempfile.TemporaryDirectory(prefix=f"{self.job.id}-", dir=base)
         return Path(self._workdir.name)
+
+    @property
+    def limits(self) -> MediaLimits:
+        """The studio's media limits, for every decode a task does of user files."""
+        return self._svc.settings.limits
+
+    @property
+    def threads(self) -> int:
+        """How many CPU threads/processes this job may use (the studio's worker concurrency)."""
+        return max(1, int(self._svc.settings.worker_concurrency))
+
+    def set_threads(self, n: int | None = None) -> int:
+        """Set torch's intra-op threads to ``n`` (default: ``threads``); returns what was set."""
+        n = max(1, n or self.threads)
+        import torch
+
+        torch.set_num_threads(n)
+        return n
+
+    def find_assets(
+        self, *, kind: str | None = None, tags: Sequence[str] = (), name: str | None = None
+    ) -> list[Asset]:
+        """Assets of this job's project (not recorded as inputs until read with ``asset()``)."""
+        return self._svc.assets.list(project=self.job.project_id, kind=kind, tags=tags, name=name)
+
+    # -- driven by the worker ----------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the task to stop at its next check (cancel requested or lease lost)."""
+        self._cancel.set()
+
+    def flush(self) -> None:
+        """Write buffered progress, logs and metrics now."""
+        self._reporter.flush()
 
     def close(self) -> None:
         if self._workdir is not None:
@@ -179,37 +230,31 @@ class TaskContext:
         if ref_id in self._recorded_inputs:
             return
         self._recorded_inputs.add(ref_id)
-        with session_scope(self.studio.Session) as s:
-            if s.get(JobInputRow, (self.job.id, ref_id)) is None:
-                s.add(JobInputRow(job_id=self.job.id, ref_id=ref_id, ref_kind=kind, role="read"))
+        self._svc.jobs.record_input(self.job.id, ref_id, kind)
 
     def asset(self, ref: str) -> AssetInput:
-        a = self.studio.assets.get(ref, self.job.project_id)
+        a = self._svc.assets.get(ref, self.job.project_id)
         self._record_input(a.id, "asset")
-        return AssetInput(a, self.studio.assets.local_path(a))
+        return AssetInput(a, self._svc.assets.local_path(a))
 
     def dataset(self, ref: str) -> DatasetInput:
-        v = self.studio.datasets.get(ref, self.job.project_id)
+        v = self._svc.datasets.get(ref, self.job.project_id)
         self._record_input(v.id, "dataset")
-        assets = {a.id: a for a in self.studio.assets.get_many([i.asset_id for i in v.items])}
+        assets = {a.id: a for a in self._svc.assets.get_many([i.asset_id for i in v.items])}
         items = [self._item(assets[i.asset_id], i) for i in v.items]
         return DatasetInput(v, items)
 
     def _item(self, a: Asset, it: DatasetItem) -> DatasetInputItem:
-        return DatasetInputItem(a, self.studio.assets.local_path(a), it.label, it.split, it.caption)
+        return DatasetInputItem(a, self._svc.assets.local_path(a), it.label, it.split, it.caption)
 
     def model(self, ref: str) -> ModelInput:
-        m = self.studio.models.get(ref, self.job.project_id)
+        m = self._svc.models.get(ref, self.job.project_id)
         self._record_input(m.id, "model")
-        return ModelInput(m, self.studio.models.materialize(m))
+        return ModelInput(m, self._svc.models.materialize(m))
 
     # -- outputs -----------------------------------------------------------------------------
     def provenance_record(self, **extra: Any) -> dict[str, Any]:
-        with session_scope(self.studio.Session) as s:
-            inputs = [
-                {"id": r.ref_id, "kind": r.ref_kind, "role": r.role}
-                for r in s.scalars(select(JobInputRow).where(JobInputRow.job_id == self.job.id).order_by(JobInputRow.ref_id))
-            ]
+        inputs = self._svc.jobs.inputs(self.job.id)
         return {
             "job_id": self.job.id,
             "task": self.job.task,
@@ -235,7 +280,7 @@ class TaskContext:
             path = self.workdir / f"out-{len(self.outputs)}{Path(name).suffix}"
             path.write_bytes(src)
             src = path
-        report = self.studio.assets.add(
+        report = self._svc.assets.add(
             [src], project=self.job.project_id, name=name, tags=tags, meta=meta,
             created_by_job=self.job.id, asset_id=asset_id,
         )
@@ -275,7 +320,7 @@ class TaskContext:
         config: dict[str, Any] | None = None,
         metrics: dict[str, Any] | None = None,
     ) -> Model:
-        model = self.studio.models.register(
+        model = self._svc.models.register(
             name, files, kind=kind, config=config, metrics=metrics, project=self.job.project_id,
             created_by_job=self.job.id,
         )
@@ -283,7 +328,7 @@ class TaskContext:
         return model
 
     def save_dataset(self, name: str, assets: Sequence[str], **kw: Any) -> DatasetVersion:
-        v = self.studio.datasets.create(name, project=self.job.project_id, assets=list(assets),
+        v = self._svc.datasets.create(name, project=self.job.project_id, assets=list(assets),
                                         created_by_job=self.job.id, **kw)
         self.outputs.append(v.id)
         return v
@@ -304,10 +349,10 @@ class TaskContext:
     def checkpoint(self, state: dict[str, Any]) -> None:
         """Persist resumable state (tensors, arrays, numbers, strings; no pickle)."""
         self._reporter.flush()
-        self.studio.jobs.save_checkpoint(self.job.id, self.worker_id, ckpt.dumps(state))
+        self._svc.jobs.save_checkpoint(self.job.id, self.worker_id, ckpt.dumps(state))
 
     def restore(self) -> dict[str, Any] | None:
-        data = self.studio.jobs.load_checkpoint(self.job.id)
+        data = self._svc.jobs.load_checkpoint(self.job.id)
         if data is None:
             return None
         self.log(f"resuming from checkpoint ({len(data)} bytes)")
@@ -316,6 +361,10 @@ class TaskContext:
     # -- cancel ------------------------------------------------------------------------------
     @property
     def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def should_stop(self) -> bool:
+        """The stop check as a plain callable, for library code (``should_stop=ctx.should_stop``)."""
         return self._cancel.is_set()
 
     def check_cancelled(self) -> None:
@@ -333,7 +382,7 @@ class TaskContext:
     ) -> list[R]:
         """Apply a picklable top-level ``fn`` over items in a local process pool, in order."""
         items = list(items)
-        n = workers or self.studio.settings.worker_concurrency
+        n = workers or self.threads
         if n <= 1 or len(items) <= 1:
             out = []
             for i, item in enumerate(items):

@@ -16,12 +16,12 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import delete
 
-from reelforge.catalog.entities import Job
-from reelforge.compute.context import Reporter, TaskContext
+from reelforge.compute.context import Reporter, TaskContext, TaskServices
+from reelforge.compute.jobs import LOST, Job, JobStatus
 from reelforge.compute.registry import get_task, validate_params
 from reelforge.db.engine import session_scope
 from reelforge.db.models import WorkerRow
@@ -48,15 +48,15 @@ class _Heartbeat(threading.Thread):
         while not self.stop.wait(interval):
             try:
                 ours, cancel = self.studio.jobs.heartbeat(self.job.id, self.worker_id)
-                self.ctx._reporter.flush()
+                self.ctx.flush()
             except Exception:  # a DB hiccup must not kill the task; the lease has slack
                 continue
             if not ours:
                 self.lost = True
-                self.ctx._cancel.set()
+                self.ctx.request_stop()
                 return
             if cancel:
-                self.ctx._cancel.set()
+                self.ctx.request_stop()
 
 
 class Worker:
@@ -83,48 +83,50 @@ class Worker:
             s.execute(delete(WorkerRow).where(WorkerRow.id == self.id))
 
     # -- execution ---------------------------------------------------------------------------
-    def execute(self, job: Job) -> str:
-        """Run one claimed attempt to its end; returns the job's resulting status."""
+    def execute(self, job: Job) -> JobStatus | Literal["lost"]:
+        """Run one claimed attempt to its end; the job's resulting status ("lost": lease lost)."""
         try:
             spec = get_task(job.task)
             params = validate_params(spec, job.params)
         except ReelforgeError as exc:
-            return self.studio.jobs.finish(job.id, self.id, "failed", error=_one_line(exc))
-        reporter = Reporter(self.studio, job, self.id)
-        ctx = TaskContext(self.studio, job, spec, params, self.id, reporter)
+            return self.studio.jobs.finish(job.id, self.id, JobStatus.FAILED, error=_one_line(exc))
+        s = self.studio
+        reporter = Reporter(s.jobs, job, self.id)
+        services = TaskServices(s.settings, s.assets, s.datasets, s.models, s.jobs)
+        ctx = TaskContext(services, job, spec, params, self.id, reporter)
         hb = _Heartbeat(self.studio, job, self.id, ctx)
         hb.start()
-        status, error, retryable = "succeeded", None, False
+        status, error, retryable = JobStatus.SUCCEEDED, None, False
         try:
             spec.fn(ctx, params)
             if ctx.cancelled and not hb.lost:
                 # The task ignored the request but finished anyway: keep its outputs, say so.
                 ctx.log("cancel was requested but the task ran to completion", "warning")
         except Cancelled:
-            status = "cancelled"
+            status = JobStatus.CANCELLED
         except ReelforgeError as exc:
             # Bad input or a missing reference will not improve on retry.
-            status, error = "failed", _one_line(exc)
+            status, error = JobStatus.FAILED, _one_line(exc)
         except Exception as exc:
-            status, error, retryable = "failed", _one_line(exc), True
+            status, error, retryable = JobStatus.FAILED, _one_line(exc), True
             reporter.log("error", traceback.format_exc())
         except KeyboardInterrupt:
-            status, error, retryable = "failed", "interrupted", True
+            status, error, retryable = JobStatus.FAILED, "interrupted", True
             raise
         finally:
             hb.stop.set()
             hb.join(timeout=5)
             try:
-                reporter.flush()
+                ctx.flush()
             finally:
                 ctx.close()
             if hb.lost:
-                status = "lost"
+                outcome: JobStatus | Literal["lost"] = LOST
             else:
                 result = {**ctx.result, "outputs": ctx.outputs}
-                status = self.studio.jobs.finish(job.id, self.id, status, error=error, result=result,
-                                                 retryable=retryable)
-        return status
+                outcome = self.studio.jobs.finish(job.id, self.id, status, error=error, result=result,
+                                                  retryable=retryable)
+        return outcome
 
     def run_job(self, job_id: str) -> Job:
         """Inline executor: run this job here, through its retries, until it is finished."""
@@ -132,7 +134,7 @@ class Worker:
             job = self.studio.jobs.get(job_id)
             if job.finished:
                 return job
-            if job.status == "queued":
+            if job.status == JobStatus.QUEUED:
                 wait = job.run_after - time.time()
                 if wait > 0:
                     time.sleep(min(wait, 1.0))
@@ -146,8 +148,9 @@ class Worker:
                 self.studio.jobs.requeue_expired()
             time.sleep(0.2)
 
-    def run_once(self) -> str | None:
-        """Claim and run one job if any is runnable; returns its status or None."""
+    def run_once(self) -> JobStatus | Literal["lost"] | None:
+        """Claim and run one job if any is runnable; its status ("lost" when the lease was lost),
+        or None when there was nothing to run."""
         now = time.monotonic()
         # Expired leases only appear after lease_seconds: checking every pass is wasted transactions.
         if now - self._last_requeue >= self.studio.settings.lease_seconds / 4:
@@ -193,7 +196,7 @@ class Worker:
     def _others_pending(self) -> bool:
         counts = self.studio.jobs.counts()
         # Running jobs may still be re-queued if their worker dies; idle only when nothing is left.
-        return counts.get("queued", 0) > 0 or counts.get("running", 0) > 0
+        return counts.get(JobStatus.QUEUED, 0) > 0 or counts.get(JobStatus.RUNNING, 0) > 0
 
 
 def _worker_main(home: str, stop_when_idle: bool, tasks: list[str] | None, max_jobs: int | None) -> None:

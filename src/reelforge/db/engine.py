@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, inspect
@@ -118,3 +119,19 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@dataclass
+class Database:
+    """What services need of the catalog database: the engine and the two session factories
+    (``ReadSession`` does not queue for SQLite's write lock)."""
+
+    engine: Engine
+    Session: sessionmaker[Session]
+    ReadSession: sessionmaker[Session]
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        engine = make_engine(url)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False),
+                   sessionmaker(read_engine(engine), expire_on_commit=False))

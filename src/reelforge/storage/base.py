@@ -67,6 +67,16 @@ class BlobStore(Protocol):
         """Re-hash the stored bytes: False when they no longer match the name."""
         ...
 
+    def register_catalog(self, key: str, info: dict[str, str]) -> None:
+        """Record a catalog that references this store (gc in any of them honours all)."""
+        ...
+
+    def catalogs(self) -> dict[str, dict[str, str]]:
+        """Every catalog registered with this store: key → what it recorded (its home)."""
+        ...
+
+    def unregister_catalog(self, key: str) -> None: ...
+
     def stale_staging(self, older_than: float) -> list[Path]:
         """Leftover staging files of killed writers, older than ``older_than`` seconds."""
         ...

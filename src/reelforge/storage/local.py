@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -34,10 +35,12 @@ class LocalStaged:
             raise RuntimeError("staged blob already committed or discarded")
         self._done = True
         final = self.store._path(self.sha256)
-        if final.exists():
+        if final.exists() and self.store._intact(final, self.sha256, self.size):
             # Dedup: same content already stored.
             self.path.unlink(missing_ok=True)
         else:
+            # New content, or the stored copy rotted (bit flips, truncation): the staged bytes
+            # hash to the name, so they repair it.
             final.parent.mkdir(parents=True, exist_ok=True)
             os.chmod(self.path, 0o444)
             os.replace(self.path, final)
@@ -156,6 +159,41 @@ class LocalBlobStore:
         os.replace(tmp, dest)
         return dest
 
+    def _intact(self, path: Path, sha256: str, size: int) -> bool:
+        try:
+            if path.stat().st_size != size:
+                return False
+        except FileNotFoundError:
+            return False
+        return self.verify(sha256)
+
+    # -- catalogs sharing this store ---------------------------------------------------------
+    def register_catalog(self, key: str, info: dict[str, str]) -> None:
+        """Record that a catalog references blobs here, so gc anywhere can honour its references."""
+        folder = self.root / "catalogs"
+        folder.mkdir(exist_ok=True)
+        path = folder / f"{key}.json"
+        data = json.dumps(info, sort_keys=True)
+        with contextlib.suppress(FileNotFoundError):
+            if path.read_text(encoding="utf-8") == data:
+                return
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".reg-")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+
+    def catalogs(self) -> dict[str, dict[str, str]]:
+        folder = self.root / "catalogs"
+        out: dict[str, dict[str, str]] = {}
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.json")):
+                with contextlib.suppress(OSError, ValueError):
+                    out[path.stem] = json.loads(path.read_text(encoding="utf-8"))
+        return out
+
+    def unregister_catalog(self, key: str) -> None:
+        (self.root / "catalogs" / f"{key}.json").unlink(missing_ok=True)
+
     def delete(self, sha256: str) -> None:
         path = self._path(sha256)
         with contextlib.suppress(FileNotFoundError):
@@ -169,7 +207,10 @@ class LocalBlobStore:
             for second in sorted(first.iterdir()):
                 for blob in sorted(second.iterdir()):
                     if SHA_RE.match(blob.name):
-                        st = blob.stat()
+                        try:
+                            st = blob.stat()
+                        except FileNotFoundError:  # deleted by a concurrent gc
+                            continue
                         yield BlobInfo(blob.name, st.st_size, st.st_mtime)
 
     def verify(self, sha256: str) -> bool:
@@ -181,4 +222,11 @@ class LocalBlobStore:
 
     def stale_staging(self, older_than: float) -> list[Path]:
         cutoff = time.time() - older_than
-        return [p for p in sorted(self.tmp.iterdir()) if p.stat().st_mtime < cutoff]
+        out = []
+        for p in sorted(self.tmp.iterdir()):
+            try:  # a writer may commit or discard its staging file while we look
+                if p.stat().st_mtime < cutoff:
+                    out.append(p)
+            except FileNotFoundError:
+                continue
+        return out
