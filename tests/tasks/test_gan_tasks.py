@@ -109,6 +109,49 @@ def test_evaluate_reports_swd_and_kid(sqlite_studio: Studio, trained: str, plate
     assert "swd_mean" in s.jobs.metrics(job.id)
 
 
+def test_evaluate_metric_list_comes_from_the_registry(sqlite_studio: Studio, trained: str, plates: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from reelforge.vision.metrics import (
+        MetricInputs,
+        MetricResult,
+        Need,
+        register_metric,
+        registry,
+        select_metrics,
+    )
+
+    def mean_gap(inputs: MetricInputs) -> MetricResult:
+        assert inputs.real is not None and inputs.fake is not None
+        gap = float(abs(np.mean(inputs.real) - np.asarray(inputs.fake).mean()))
+        return MetricResult(sections={"mean_gap": {"gap": gap}}, scalars={"mean_gap": gap})
+
+    # A metric registered now is run by default and by name: evaluate loops over the registry.
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    register_metric("mean_gap", description="difference of mean pixel values", needs=(Need.REAL, Need.FAKE))(mean_gap)
+    s = sqlite_studio
+    base = {"model": trained, "dataset": plates, "n": 16}
+    default = s.jobs.submit("gan.evaluate", {**base, "kid_random": False}, seed=0).run()
+    assert default.status == "succeeded", default.error
+    expected = [m.name for m in select_metrics(None, {Need.REAL, Need.FAKE}) if m.name != "kid_random"]
+    assert default.result["metrics"] == expected == ["mean_gap", "swd"]
+    assert default.result["mean_gap"]["gap"] >= 0 and "kid_random_features" not in default.result
+    assert {"mean_gap", "swd_mean"} <= set(s.jobs.metrics(default.id))
+    report = json.loads(s.assets.local_path(s.assets.get(default.result["report"])).read_bytes())
+    assert report["metrics"] == expected and report["swd"] == default.result["swd"]
+
+    named = s.jobs.submit("gan.evaluate", {**base, "metrics": ["kid_random"]}, seed=0).run()
+    assert named.status == "succeeded", named.error
+    assert named.result["metrics"] == ["kid_random"] and "swd" not in named.result
+    for metrics, needle in ((["nope"], "unknown metric 'nope'"), (["fid"], "'fid' needs weights"),
+                            (["classifier_accuracy"], "needs labels")):
+        bad = s.jobs.submit("gan.evaluate", {**base, "metrics": metrics}).run()
+        assert bad.status == "failed" and needle in (bad.error or ""), bad.error
+    with pytest.raises(InvalidInput, match="switched off"):
+        s.jobs.submit("gan.evaluate", {**base, "metrics": ["swd"], "swd": False})
+
+
 def test_bad_input_fails_before_training(sqlite_studio: Studio, tmp_path: Path) -> None:
     s = sqlite_studio
     fountain = tmp_path / "a.fountain"

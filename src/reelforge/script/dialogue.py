@@ -11,11 +11,10 @@ tensors / ints / floats / strings (no pickle), which the platform stores as it l
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reelforge.errors import InvalidInput, NotFound
+from reelforge.errors import InvalidInput
+from reelforge.training.callbacks import CheckpointFn, MetricFn, ProgressFn, StopFn
+from reelforge.training.device import as_torch_device
+from reelforge.training.optim import load_optimizer_state, optimizer_state
+from reelforge.training.saved import load_model_folder, save_model_folder
+from reelforge.training.seeds import global_rng_state, seeded_generator, set_global_rng_state
+from reelforge.training.weights import cpu_state_dict, load_weights
 
 __all__ = [
     "UNK",
@@ -40,10 +45,9 @@ __all__ = [
 
 UNK = "<unk>"
 MODEL_FILE = "model.safetensors"
-CONFIG_FILE = "config.json"
 FORMAT = "reelforge.script.dialogue_lm"
 FORMAT_VERSION = 1
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: optimizer state in the toolkit's format
 
 # --------------------------------------------------------------------------------------------------
 # Data
@@ -282,52 +286,29 @@ class TrainedLM:
             return self.model(torch.tensor([ids], dtype=torch.long, device=self.device))[0]
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``model.safetensors`` + ``config.json`` (config, vocab, training summary)."""
-        from safetensors.torch import save_file
-
-        folder = Path(directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in self.model.state_dict().items()}
-        save_file(tensors, str(folder / MODEL_FILE), metadata={"format": FORMAT})
+        """Write ``model.safetensors`` + ``config.json`` (config; vocab and training summary as metadata)."""
         meta = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "config": self.config.to_dict(),
             "vocab": self.vocab.to_dict(),
             "step": self.step,
             "val_loss": self.val_loss,
             "train_loss": self.train_loss,
         }
-        (folder / CONFIG_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-        return folder
+        return save_model_folder(
+            directory, self.config.to_dict(), {"model": self.model}, format=FORMAT,
+            format_version=FORMAT_VERSION, metadata=meta, filenames={"model": MODEL_FILE},
+        )
 
     @classmethod
     def load(cls, directory: str | Path, device: str = "cpu") -> TrainedLM:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        folder = Path(directory)
-        if not (folder / MODEL_FILE).is_file() or not (folder / CONFIG_FILE).is_file():
-            raise NotFound(f"no dialogue model at {folder} (expected {MODEL_FILE} and {CONFIG_FILE})")
-        try:
-            meta = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"{folder / CONFIG_FILE} is not valid JSON: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise InvalidInput(f"{folder} does not hold a reelforge dialogue model")
-        if meta.get("version") != FORMAT_VERSION:
-            raise InvalidInput(f"unsupported dialogue model version {meta.get('version')!r}")
-        config = DialogueLMConfig.from_dict(meta["config"])
+        folder = load_model_folder(directory, FORMAT, FORMAT_VERSION, what="dialogue model")
+        config = DialogueLMConfig.from_dict(folder.config)
+        meta = folder.metadata
+        if not isinstance(meta.get("vocab"), dict):
+            raise InvalidInput(f"{folder.path} has no vocabulary in its config.json")
         vocab = CharVocab.from_dict(meta["vocab"])
         if vocab.size != config.vocab_size:
             raise InvalidInput(f"vocab has {vocab.size} entries but the config says {config.vocab_size}")
-        try:
-            tensors = load_file(str(folder / MODEL_FILE), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise InvalidInput(f"{folder / MODEL_FILE} is unreadable: {exc}") from exc
-        model = DialogueLM(config)
-        _load_weights(model, tensors)
-        model.to(device).eval()
+        model = folder.load_into("model", DialogueLM(config), as_torch_device(device)).eval()
         return cls(
             model=model,
             vocab=vocab,
@@ -336,22 +317,6 @@ class TrainedLM:
             val_loss=meta.get("val_loss"),
             train_loss=meta.get("train_loss"),
         )
-
-
-def _load_weights(model: nn.Module, tensors: dict[str, torch.Tensor]) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise InvalidInput(
-            f"weights do not match the model: missing {missing[:3]}, unexpected {unexpected[:3]}"
-        )
-    for name, tensor in tensors.items():
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise InvalidInput(
-                f"weight {name} has shape {tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
-            )
-    model.load_state_dict(tensors)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -418,41 +383,6 @@ def _param_groups(model: DialogueLM, weight_decay: float) -> list[dict[str, Any]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _optimizer_state(model: DialogueLM, opt: torch.optim.Optimizer) -> dict[str, dict[str, torch.Tensor]]:
-    """Adam moments keyed by parameter name (string keys, tensors only): storable without pickle."""
-    out: dict[str, dict[str, torch.Tensor]] = {}
-    for name, p in model.named_parameters():
-        st = opt.state.get(p)
-        if st:
-            out[name] = {
-                k: (v.detach().to("cpu").clone() if torch.is_tensor(v) else torch.tensor(v))
-                for k, v in st.items()
-            }
-    return out
-
-
-def _restore_optimizer(model: DialogueLM, opt: torch.optim.Optimizer, saved: dict[str, Any]) -> None:
-    names = [n for n, _ in model.named_parameters()]
-    index_of: dict[str, int] = {}
-    # Optimizer state_dict numbers params in param-group order; map names onto those numbers.
-    by_id = {id(p): n for n, p in model.named_parameters()}
-    i = 0
-    for group in opt.param_groups:
-        for p in group["params"]:
-            index_of[by_id[id(p)]] = i
-            i += 1
-    unknown = set(saved) - set(names)
-    if unknown:
-        raise InvalidInput(f"resume state has optimizer entries for unknown parameters {sorted(unknown)[:3]}")
-    sd = opt.state_dict()
-    sd["state"] = {index_of[name]: dict(st) for name, st in saved.items()}
-    opt.load_state_dict(sd)
-
-
-def _clone_state(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").clone() for k, v in state_dict.items()}
-
-
 def _corpus_digest(corpus: str) -> str:
     return hashlib.sha256(corpus.encode("utf-8")).hexdigest()
 
@@ -465,11 +395,11 @@ def train_dialogue_lm(
     lr: float = 3e-4,
     seed: int = 0,
     device: str = "cpu",
-    progress: Callable[[int, int, str], None] | None = None,
-    on_metric: Callable[[str, float, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    progress: ProgressFn | None = None,
+    on_metric: MetricFn | None = None,
+    should_stop: StopFn | None = None,
     state: dict[str, Any] | None = None,
-    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint: CheckpointFn | None = None,
     checkpoint_every: int = 100,
     *,
     val_fraction: float = 0.1,
@@ -506,12 +436,7 @@ def train_dialogue_lm(
     base = config.to_dict() if config is not None else {}
     base["vocab_size"] = vocab.size
     cfg = DialogueLMConfig.from_dict(base)
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise InvalidInput(f"unknown device {device!r}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInput("device 'cuda' requested but CUDA is not available")
+    dev = as_torch_device(device)
 
     ids = torch.tensor(vocab.encode(corpus), dtype=torch.long)
     train_data, val_data = _split_corpus(ids, corpus, val_fraction)
@@ -526,19 +451,14 @@ def train_dialogue_lm(
         torch.manual_seed(seed)
         model = DialogueLM(cfg).to(dev)
         opt = torch.optim.AdamW(_param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.95))
-        batch_gen = torch.Generator().manual_seed(seed)
+        batch_gen = seeded_generator(seed)
         start = 0
         last_val: float | None = None
         if state is not None:
             start, last_val = _restore(state, model, opt, batch_gen, cfg, vocab, corpus, seed, steps, dev)
 
         def snapshot(step: int) -> dict[str, Any]:
-            rng: dict[str, torch.Tensor] = {
-                "torch": torch.get_rng_state().clone(),
-                "batch": batch_gen.get_state(),
-            }
-            if dev.type == "cuda":
-                rng["cuda"] = torch.cuda.get_rng_state(dev).clone()
+            rng = {**global_rng_state(dev), "batch": batch_gen.get_state()}
             snap: dict[str, Any] = {
                 "version": STATE_VERSION,
                 "step": step,
@@ -547,8 +467,8 @@ def train_dialogue_lm(
                 "corpus_sha256": _corpus_digest(corpus),
                 "config": cfg.to_dict(),
                 "vocab": "".join(vocab.chars),
-                "model": _clone_state(model.state_dict()),
-                "optimizer": _optimizer_state(model, opt),
+                "model": cpu_state_dict(model),
+                "optimizer": optimizer_state(opt, model),
                 "rng": rng,
             }
             if last_val is not None:
@@ -618,7 +538,10 @@ def _restore(
 ) -> tuple[int, float | None]:
     try:
         if state.get("version") != STATE_VERSION:
-            raise InvalidInput(f"unsupported resume state version {state.get('version')!r}")
+            raise InvalidInput(
+                f"unsupported resume state version {state.get('version')!r} (this reelforge reads "
+                f"{STATE_VERSION}): start the run again"
+            )
         if state["corpus_sha256"] != _corpus_digest(corpus):
             raise InvalidInput("resume state was made on a different corpus")
         if state["config"] != cfg.to_dict() or state["vocab"] != "".join(vocab.chars):
@@ -628,13 +551,11 @@ def _restore(
         step = int(state["step"])
         if not 0 <= step <= steps:
             raise InvalidInput(f"resume state is at step {step}, outside 0..{steps}")
-        _load_weights(model, state["model"])
-        _restore_optimizer(model, opt, state["optimizer"])
+        load_weights(model, state["model"], where="resume state")
+        load_optimizer_state(opt, state["optimizer"], model)
         rng = state["rng"]
-        torch.set_rng_state(rng["torch"].to(torch.uint8))
-        batch_gen.set_state(rng["batch"].to(torch.uint8))
-        if dev.type == "cuda" and "cuda" in rng:
-            torch.cuda.set_rng_state(rng["cuda"].to(torch.uint8), dev)
+        set_global_rng_state(rng, dev)
+        batch_gen.set_state(torch.as_tensor(rng["batch"]).to(torch.uint8))
         val = state.get("val_loss")
         return step, (float(val) if val is not None else None)
     except KeyError as exc:

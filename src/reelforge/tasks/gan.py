@@ -13,17 +13,15 @@ from reelforge.compute.registry import Params, Resources, task
 from reelforge.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
 GENERATED = "trainedAlgorithmicMedia"
 
 
 def _threads(ctx: TaskContext, threads: int | None) -> int:
-    import torch
-
-    n = threads or ctx.studio.settings.worker_concurrency
-    torch.set_num_threads(max(1, n))
-    return n
+    return ctx.set_threads(threads)
 
 
 def _load_images(ctx: TaskContext, items: list[Any], progress_from: int = 0) -> list[Any]:
@@ -35,7 +33,7 @@ def _load_images(ctx: TaskContext, items: list[Any], progress_from: int = 0) -> 
     out = []
     for i, it in enumerate(items):
         ctx.check_cancelled()
-        out.append(np.asarray(load_image(it.path, ctx.studio.settings.limits, mode="RGB")))
+        out.append(np.asarray(load_image(it.path, ctx.limits, mode="RGB")))
         if i % 50 == 0:
             ctx.progress(progress_from, 0, f"decoding images {i + 1}/{len(items)}")
     return out
@@ -62,39 +60,44 @@ def _square(img: np.ndarray, res: int) -> np.ndarray:
     return np.asarray(Image.fromarray(img[y : y + s, x : x + s]).resize((res, res), Image.Resampling.LANCZOS))
 
 
-def _embed(texts: list[str]) -> np.ndarray:
-    from reelforge.script.search import MiniLMEmbedder
+def _text_embedder() -> Any:
+    """The sentence embedder text-conditioned GANs are trained and prompted with; its .dim is text_dim."""
+    from reelforge.training.embed import MiniLMEmbedder
 
-    return MiniLMEmbedder().embed(texts)
+    return MiniLMEmbedder()
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    return _text_embedder().embed(texts)
 
 
 # -- train -----------------------------------------------------------------------------------------
 class TrainParams(Params):
     dataset: str = Field(description="dataset of images (NAME, NAME@N or id)")
     name: str = Field("gan", description="registry name of the trained model")
-    split: Literal["train", "all"] = "train"
-    resolution: Literal[32, 64, 128] = 64
-    steps: int = Field(2000, ge=1, le=10_000_000)
-    batch_size: int = Field(32, ge=2, le=1024)
-    base_channels: int = Field(32, ge=8, le=1024)
-    z_dim: int = Field(128, ge=2, le=1024)
-    loss: Literal["hinge", "ns"] = "hinge"
-    r1_gamma: float = Field(0.0, ge=0)
-    ema_decay: float = Field(0.999, ge=0, lt=1)
+    split: Literal["train", "all"] = Field("train", description="train on the train split, or on every item")
+    resolution: Literal[32, 64, 128] = Field(64, description="side of the generated images in pixels")
+    steps: int = Field(2000, ge=1, le=10_000_000, description="training steps (one batch each)")
+    batch_size: int = Field(32, ge=2, le=1024, description="images per training step")
+    base_channels: int = Field(32, ge=8, le=1024, description="width of the networks (channels at full resolution)")
+    z_dim: int = Field(128, ge=2, le=1024, description="size of the latent noise vector")
+    loss: Literal["hinge", "ns"] = Field("hinge", description="adversarial loss: hinge or non-saturating")
+    r1_gamma: float = Field(0.0, ge=0, description="R1 gradient penalty weight on real images (0: off)")
+    ema_decay: float = Field(0.999, ge=0, lt=1, description="decay of the generator's moving average (0: off)")
     diffaug: str = Field("color,translation,cutout", description="DiffAugment policy; empty to disable")
-    lr_g: float = Field(2e-4, gt=0, le=1)
-    lr_d: float = Field(2e-4, gt=0, le=1)
+    lr_g: float = Field(2e-4, gt=0, le=1, description="generator learning rate")
+    lr_d: float = Field(2e-4, gt=0, le=1, description="discriminator learning rate")
     conditioning: Literal["auto", "none", "class", "text"] = Field(
         "auto", description="auto: class labels when the dataset has them, else captions, else none"
     )
-    random_crop: bool = True
-    hflip: bool = True
+    random_crop: bool = Field(True, description="augment with random crops before resizing")
+    hflip: bool = Field(True, description="augment with horizontal flips")
     crop_size: int | None = Field(None, ge=8, description="crop side before resizing (None: see AugmentConfig)")
     crops_from_large: bool = Field(False, description="train on native-scale random crops of large images")
-    sample_every: int = Field(500, ge=1)
-    checkpoint_every: int = Field(200, ge=1)
+    sample_every: int = Field(500, ge=1, description="save a grid of samples every this many steps")
+    checkpoint_every: int = Field(200, ge=1, description="save a resumable checkpoint every this many steps")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads (results reproduce at equal threads)")
-    compile: bool = False
+    compile: bool = Field(False, description="torch.compile the networks (slower start, faster steps)")
 
 
 @task(
@@ -133,8 +136,8 @@ def train(ctx: TaskContext, p: TrainParams) -> None:
             raise InvalidInput(f"text conditioning needs a caption on every image of {ds.version.ref}")
     config = GANConfig(
         resolution=p.resolution, z_dim=p.z_dim, base_channels=p.base_channels, num_classes=len(class_names),
-        text_dim=384 if mode == "text" else 0, loss=p.loss, r1_gamma=p.r1_gamma, ema_decay=p.ema_decay,
-        diffaug=p.diffaug, lr_g=p.lr_g, lr_d=p.lr_d, batch_size=p.batch_size,
+        text_dim=_text_embedder().dim if mode == "text" else 0, loss=p.loss, r1_gamma=p.r1_gamma,
+        ema_decay=p.ema_decay, diffaug=p.diffaug, lr_g=p.lr_g, lr_d=p.lr_d, batch_size=p.batch_size,
     )
     arrays = _load_images(ctx, items)
     same = len({a.shape for a in arrays}) == 1
@@ -165,7 +168,7 @@ def train(ctx: TaskContext, p: TrainParams) -> None:
                        record={"step": step, "kind": "training-sample-grid"}, tags=["training-sample"])
 
     result = trainer.train(
-        p.steps, progress=progress, on_metric=on_metric, should_stop=lambda: ctx.cancelled,
+        p.steps, progress=progress, on_metric=on_metric, should_stop=ctx.should_stop,
         on_sample=on_sample, sample_every=p.sample_every, checkpoint=ctx.checkpoint,
         checkpoint_every=p.checkpoint_every,
     )
@@ -219,7 +222,7 @@ def _conditioning(m: Any, gan: Any, class_name: str | None, prompt: str | None, 
 # -- sample ----------------------------------------------------------------------------------------
 class SampleParams(Params):
     model: str = Field(description="GAN model (NAME, NAME@N or id)")
-    n: int = Field(16, ge=1, le=2000)
+    n: int = Field(16, ge=1, le=2000, description="number of images to generate")
     truncation: float | None = Field(None, gt=0, le=10, description="truncation trick threshold (None: off)")
     class_name: str | None = Field(None, description="class to generate (class-conditional models)")
     prompt: str | None = Field(None, max_length=1000, description="text prompt (text-conditioned models)")
@@ -270,14 +273,14 @@ def sample(ctx: TaskContext, p: SampleParams) -> None:
 class WalkParams(Params):
     model: str = Field(description="GAN model (NAME, NAME@N or id)")
     seeds: list[int] = Field(default_factory=list, description="keyframe seeds (default: 4 from the job seed)")
-    fps: float = Field(24.0, gt=0, le=120)
+    fps: float = Field(24.0, gt=0, le=120, description="frames per second")
     duration: float = Field(6.0, gt=0, le=600, description="seconds")
-    truncation: float | None = Field(None, gt=0, le=10)
-    loop: bool = True
+    truncation: float | None = Field(None, gt=0, le=10, description="truncation trick threshold (None: off)")
+    loop: bool = Field(True, description="end where it starts, so the video loops seamlessly")
     size: int = Field(256, ge=16, le=2048, description="output frame size in pixels")
-    class_name: str | None = None
-    prompt: str | None = None
-    gif: bool = True
+    class_name: str | None = Field(None, description="class to walk through (class-conditional models)")
+    prompt: str | None = Field(None, description="text prompt (text-conditioned models)")
+    gif: bool = Field(True, description="also save an animated GIF next to the video")
 
     @model_validator(mode="after")
     def _enough_seeds(self) -> WalkParams:
@@ -330,15 +333,33 @@ def walk(ctx: TaskContext, p: WalkParams) -> None:
 class EvaluateParams(Params):
     model: str = Field(description="GAN model to evaluate")
     dataset: str = Field(description="real images to compare with")
-    split: Literal["train", "val", "test", "all"] = "all"
+    split: Literal["train", "val", "test", "all"] = Field("all", description="which split of the dataset to compare with")
     n: int = Field(256, ge=8, le=20_000, description="number of generated samples")
-    swd: bool = True
-    kid_random: bool = Field(True, description="KID on features of a fixed-seed random network")
-    classifier_accuracy: bool = Field(True, description="for class-conditional models on labelled data")
-    classifier_epochs: int = Field(8, ge=1, le=1000)
-    inception_weights: str | None = Field(None, description="local .safetensors InceptionV3 for FID/KID")
-    inception_arch: Literal["inception_v3", "inception_v3_fid"] = "inception_v3"
-    truncation: float | None = Field(None, gt=0, le=10)
+    metrics: list[str] | None = Field(None, max_length=32, description="metric names from the metric registry "
+                                      "(default: every metric this run has the inputs for)")
+    # Switches kept from before the registry: False drops that metric from the default list.
+    swd: bool = Field(True, description="False leaves swd out of the default metrics")
+    kid_random: bool = Field(True, description="False leaves kid_random (KID, random-network features) out")
+    classifier_accuracy: bool = Field(True, description="False leaves classifier_accuracy (class-conditional "
+                                      "models on labelled data) out")
+    classifier_epochs: int = Field(8, ge=1, le=1000, description="training epochs of the judge classifier")
+    inception_weights: str | None = Field(None, description="local .safetensors InceptionV3: enables the fid "
+                                          "metric (FID and KID on Inception features)")
+    inception_arch: Literal["inception_v3", "inception_v3_fid"] = Field(
+        "inception_v3", description="architecture of the --inception-weights file"
+    )
+    truncation: float | None = Field(None, gt=0, le=10, description="truncation trick threshold (None: off)")
+
+    def switched_off(self) -> set[str]:
+        return {name for name, on in (("swd", self.swd), ("kid_random", self.kid_random),
+                                      ("classifier_accuracy", self.classifier_accuracy)) if not on}
+
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> EvaluateParams:
+        clash = sorted(set(self.metrics or ()) & self.switched_off())
+        if clash:
+            raise ValueError(f"{', '.join(clash)} both requested in metrics and switched off")
+        return self
 
 
 @task(
@@ -347,65 +368,73 @@ class EvaluateParams(Params):
     inputs={"model": "model", "dataset": "dataset"},
     outputs=("asset:json",),
     resources=Resources(cpus=2, gpus=1),
-    description="SWD, KID (random features), per-class classifier accuracy and optional FID/KID (Inception)",
+    description="Image-quality metrics from the metric registry: SWD, KID (random features), per-class "
+                "accuracy of a judge classifier, FID/KID with a local Inception file",
 )
 def evaluate(ctx: TaskContext, p: EvaluateParams) -> None:
     import numpy as np
 
-    from reelforge.vision import metrics as M
+    from reelforge.vision.metrics import MetricInputs, Need, select_metrics
 
     _threads(ctx, None)
     m, gan = _gan(ctx, p.model)
+    names: list[str] = m.model.config.get("class_names") or []
+    # What this run can provide: class labels (and a judge trained on them) only for class-conditional
+    # models, Inception features only from a local file. Chosen before any image work so bad names fail fast.
+    available = {Need.REAL, Need.FAKE}
+    if names:
+        available |= {Need.LABELS, Need.JUDGE}
+    if p.inception_weights:
+        available.add(Need.WEIGHTS)
+    chosen = select_metrics(p.metrics, available)
+    if p.metrics is None:
+        chosen = [metric for metric in chosen if metric.name not in p.switched_off()]
     ds = ctx.dataset(p.dataset)
     items = _dataset_images(ctx, ds, p.split)
     res = gan.config.resolution
     real = np.stack([_square(a, res) for a in _load_images(ctx, items)])
-    names: list[str] = m.model.config.get("class_names") or []
     class_ids = np.arange(p.n) % len(names) if names else None
     text = None
     if gan.config.text_dim:
         captions = [it.caption or "" for it in items]
         text = _embed([captions[i % len(captions)] for i in range(p.n)])
     fake, _ = gan.generate(p.n, seed=ctx.seed, truncation=p.truncation, class_ids=class_ids, text_embeddings=text)
+    inputs = MetricInputs(real=real, fake=fake, labels=class_ids, seed=ctx.seed, device=ctx.device,
+                          should_stop=ctx.should_stop, weights=Path(p.inception_weights) if p.inception_weights else None,
+                          weights_arch=p.inception_arch)
+    if any(Need.JUDGE in metric.needs for metric in chosen):
+        ctx.progress(0, len(chosen), "training the judge classifier on real images")
+        inputs.judge = _judge(items, names, real, p.classifier_epochs, ctx.seed, ctx.should_stop)
     report: dict[str, Any] = {"model": m.id, "dataset": ds.id, "split": p.split, "n_real": len(real),
-                              "n_fake": p.n, "resolution": res, "seed": ctx.seed}
-    stop = lambda: ctx.cancelled  # noqa: E731
-    if p.swd:
-        ctx.progress(0, 4, "sliced Wasserstein distance")
-        r = M.swd(real, fake, seed=ctx.seed, should_stop=stop)
-        report["swd"] = r.to_dict()
-        ctx.metric("swd_mean", r.mean, 0)
-    if p.kid_random:
-        ctx.progress(1, 4, "KID (random features)")
-        k = M.kid_random_features(real, fake, seed=0, should_stop=stop)
-        report["kid_random_features"] = {"mean": k.mean, "std": k.std, "feature_extractor": k.feature_extractor}
-        ctx.metric("kid_random", k.mean, 0)
-    if p.classifier_accuracy and names:
-        labels = [it.label for it in items]
-        if not all(labels):
-            raise InvalidInput("classifier accuracy needs labels on every real image")
-        from reelforge.vision.classify import ClassifierConfig, train_classifier
-
-        ctx.progress(2, 4, "training the judge classifier on real images")
-        y = np.array([names.index(lab) if lab in names else -1 for lab in labels])
-        if (y < 0).any():
-            raise InvalidInput("the dataset has labels the model was not trained on")
-        clf = train_classifier(real, y, ClassifierConfig(num_classes=len(names), resolution=res, class_names=names),
-                               epochs=p.classifier_epochs, seed=ctx.seed, should_stop=stop)
-        acc = M.classifier_accuracy(clf, fake, class_ids)
-        report["classifier_accuracy"] = {**acc, "judge_val_accuracy": clf.val_metrics.get("accuracy")
-                                         if isinstance(clf.val_metrics, dict) else None}
-        ctx.metric("class_accuracy", float(acc["overall"]), 0)
-    if p.inception_weights:
-        ctx.progress(3, 4, "FID/KID with Inception features")
-        net = M.FeatureNet.from_safetensors(Path(p.inception_weights), arch=p.inception_arch).to(ctx.device)
-        f, k = M.fid_and_kid(real, fake, net, should_stop=stop)
-        report["fid"] = {"fid": f.fid, "feature_extractor": f.feature_extractor}
-        report["kid_inception"] = {"mean": k.mean, "std": k.std, "feature_extractor": k.feature_extractor}
-        ctx.metric("fid", f.fid, 0)
-    ctx.progress(4, 4, "done")
+                              "n_fake": p.n, "resolution": res, "seed": ctx.seed,
+                              "metrics": [metric.name for metric in chosen]}
+    sections: dict[str, Any] = {}
+    for i, metric in enumerate(chosen):
+        ctx.progress(i, len(chosen), metric.description)
+        result = metric.compute(inputs)
+        sections.update(result.sections)
+        for key, value in result.scalars.items():
+            ctx.metric(key, value, 0)
+    report.update(sections)
+    ctx.progress(len(chosen), len(chosen), "done")
     out = ctx.save_asset(json.dumps(report, indent=2, default=float).encode(),
                          f"evaluations/{m.model.name}_v{m.model.version}_{ctx.job_id}.json", tags=["evaluation"],
                          meta={"model": m.id, "dataset": ds.id})
-    ctx.result.update({"report": out.id, **{k: v for k, v in report.items() if k in (
-        "swd", "kid_random_features", "classifier_accuracy", "fid")}})
+    ctx.result.update({"report": out.id, "metrics": report["metrics"], **sections})
+
+
+def _judge(items: list[Any], names: list[str], real: np.ndarray, epochs: int, seed: int,
+           stop: Callable[[], bool]) -> Any:
+    """A classifier trained on the labelled real images: the judge of class-conditional samples."""
+    import numpy as np
+
+    from reelforge.vision.classify import ClassifierConfig, train_classifier
+
+    labels = [it.label for it in items]
+    if not all(labels):
+        raise InvalidInput("classifier accuracy needs labels on every real image")
+    y = np.array([names.index(lab) if lab in names else -1 for lab in labels])
+    if (y < 0).any():
+        raise InvalidInput("the dataset has labels the model was not trained on")
+    config = ClassifierConfig(num_classes=len(names), resolution=real.shape[1], class_names=names)
+    return train_classifier(real, y, config, epochs=epochs, seed=seed, should_stop=stop)

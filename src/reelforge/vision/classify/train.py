@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from reelforge.errors import Cancelled, InvalidInput
+from reelforge.errors import Cancelled, InvalidInput, NotFound
+from reelforge.training.callbacks import CheckpointFn, MetricFn, ProgressFn, StopFn
+from reelforge.training.device import as_torch_device
+from reelforge.training.optim import load_optimizer_state, optimizer_state
+from reelforge.training.saved import load_model_folder, save_model_folder
+from reelforge.training.seeds import item_rng, seeded_generator
+from reelforge.training.weights import cpu_state_dict, load_weights
 from reelforge.vision.classify.data import (
     Augment,
     ImageBatch,
@@ -31,13 +34,9 @@ from reelforge.vision.classify.data import (
 )
 from reelforge.vision.classify.model import ClassifierConfig, CompactCNN
 
-ProgressFn = Callable[[int, int, str], None]
-MetricFn = Callable[[str, float, int], None]
-StopFn = Callable[[], bool]
-CheckpointFn = Callable[[dict[str, Any]], None]
-
-STATE_FORMAT = "reelforge.classifier.train/1"
-MODEL_FORMAT = "reelforge.classifier/1"
+STATE_FORMAT = "reelforge.classifier.train/2"  # 2: optimizer state in the toolkit's format
+MODEL_FORMAT = "reelforge.classifier"
+MODEL_FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 
@@ -97,56 +96,25 @@ class TrainedClassifier:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.safetensors`` + ``config.json`` into ``directory`` (created if needed)."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        save_file(tensors, str(d / WEIGHTS_FILE), metadata={"format": MODEL_FORMAT})
-        meta = {
-            "format": MODEL_FORMAT,
-            "config": self.config.to_dict(),
-            "history": self.history,
-            "val_metrics": self.val_metrics,
-        }
-        (d / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
-        return d
+        return save_model_folder(
+            directory, self.config.to_dict(), {"model": self.model}, format=MODEL_FORMAT,
+            format_version=MODEL_FORMAT_VERSION, filenames={"model": WEIGHTS_FILE},
+            metadata={"history": self.history, "val_metrics": self.val_metrics},
+        )
 
     @classmethod
     def load(cls, directory: str | Path, *, device: str | torch.device = "cpu") -> TrainedClassifier:
         """Load a classifier written by :meth:`save`; keys and shapes must match exactly."""
-        d = Path(directory)
-        cfg_path, w_path = d / CONFIG_FILE, d / WEIGHTS_FILE
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise InvalidInput(f"{d} is not a saved classifier (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
         try:
-            meta = json.loads(cfg_path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InvalidInput(f"cannot read {cfg_path}: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-            raise InvalidInput(f"{cfg_path} is not a {MODEL_FORMAT} config")
-        config = ClassifierConfig.from_dict(meta.get("config", {}))
-        try:
-            tensors = load_file(str(w_path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise InvalidInput(f"{w_path} is not a readable safetensors file: {exc}") from exc
-        model = CompactCNN(config)
-        _load_strict(model, tensors, str(w_path))
-        return cls(
-            config, model.to(device), history=meta.get("history") or [], val_metrics=meta.get("val_metrics")
-        )
-
-
-def _load_strict(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
-    if missing or unexpected:
-        raise InvalidInput(
-            f"{where}: weights do not match the classifier (missing {missing[:5]}, unexpected {unexpected[:5]})"
-        )
-    for k, v in expected.items():
-        if tuple(tensors[k].shape) != tuple(v.shape):
-            raise InvalidInput(f"{where}: {k} has shape {tuple(tensors[k].shape)}, expected {tuple(v.shape)}")
-    model.load_state_dict({k: t.to(expected[k].dtype) for k, t in tensors.items()}, strict=True)
+            folder = load_model_folder(directory, MODEL_FORMAT, MODEL_FORMAT_VERSION, what="classifier")
+        except NotFound as exc:  # a classifier path is an input like any other: a bad one is bad input
+            raise InvalidInput(
+                f"{directory} is not a saved classifier (needs {CONFIG_FILE} and {WEIGHTS_FILE})"
+            ) from exc
+        config = ClassifierConfig.from_dict(folder.config)
+        model = folder.load_into("model", CompactCNN(config), device)
+        meta = folder.metadata
+        return cls(config, model, history=meta.get("history") or [], val_metrics=meta.get("val_metrics"))
 
 
 def _score(pred: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict[str, Any]:
@@ -167,7 +135,7 @@ def _score(pred: np.ndarray, y: np.ndarray, config: ClassifierConfig) -> dict[st
 
 def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/val split: every class with >= 2 images contributes to validation."""
-    rng = np.random.default_rng([seed, 0])
+    rng = item_rng(seed, 0)
     train: list[np.ndarray] = []
     val: list[np.ndarray] = []
     for c in np.unique(labels):
@@ -189,34 +157,6 @@ def _lr_at(step: int, total: int, base_lr: float) -> float:
         return base_lr * (step + 1) / warm
     t = (step - warm) / max(1, total - warm)
     return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
-
-
-def _tensor_dict(d: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().clone() for k, v in d.items()}
-
-
-def _optimizer_state(opt: torch.optim.Optimizer) -> dict[str, Any]:
-    # Only per-parameter tensors are kept; hyper-parameters are rebuilt from the arguments.
-    out: dict[str, Any] = {}
-    for idx, st in opt.state_dict()["state"].items():
-        out[str(idx)] = {
-            k: (v.detach().cpu().clone() if isinstance(v, torch.Tensor) else v) for k, v in st.items()
-        }
-    return {"state": out}
-
-
-def _load_optimizer_state(opt: torch.optim.Optimizer, saved: dict[str, Any], device: torch.device) -> None:
-    sd = opt.state_dict()
-    try:
-        sd["state"] = {
-            int(i): {
-                k: (v.to(device) if isinstance(v, torch.Tensor) and k != "step" else v) for k, v in st.items()
-            }
-            for i, st in saved["state"].items()
-        }
-        opt.load_state_dict(sd)
-    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-        raise InvalidInput(f"training state has an unusable optimizer section: {exc}") from exc
 
 
 def train_classifier(
@@ -259,7 +199,7 @@ def train_classifier(
     if lr <= 0:
         raise InvalidInput(f"lr must be positive, got {lr}")
     aug = Augment() if augment is True else (augment or None)
-    dev = torch.device(device)
+    dev = as_torch_device(device)
 
     train_idx, val_idx = stratified_split(y_all, val_fraction, seed)
     if train_idx.size == 0:
@@ -272,7 +212,7 @@ def train_classifier(
     total = int(steps) if steps is not None else int(epochs) * steps_per_epoch
 
     model = CompactCNN(config)
-    model.init_weights(torch.Generator().manual_seed(int(seed)))
+    model.init_weights(seeded_generator(int(seed)))
     model.to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
@@ -293,8 +233,8 @@ def train_classifier(
             "history_json": json.dumps(history),
             "epoch_loss_sum": float(loss_sum),
             "epoch_loss_count": int(loss_count),
-            "model": _tensor_dict(model.state_dict()),
-            "optimizer": _optimizer_state(opt),
+            "model": cpu_state_dict(model),
+            "optimizer": optimizer_state(opt),
         }
 
     def validate() -> dict[str, Any] | None:
@@ -317,12 +257,12 @@ def train_classifier(
             raise Cancelled(f"classifier training cancelled at step {step}/{total}")
         epoch, k = divmod(step, steps_per_epoch)
         if epoch != perm_epoch:
-            perm = np.random.default_rng([seed, 1, epoch]).permutation(train_idx)
+            perm = item_rng(seed, 1, epoch).permutation(train_idx)
             perm_epoch = epoch
         idx = perm[k * bs : (k + 1) * bs]
         xb = x_u8[idx].float().div_(127.5).sub_(1.0)
         if aug is not None:
-            xb = augment_batch(xb, aug, np.random.default_rng([seed, 2, step]))
+            xb = augment_batch(xb, aug, item_rng(seed, 2, step))
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, total, lr)
         logits = model(xb.to(dev))
@@ -373,7 +313,7 @@ def _restore(
     device: torch.device,
 ) -> tuple[int, list[dict[str, Any]], float, int]:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise InvalidInput(f"training state is not a {STATE_FORMAT} state")
+        raise InvalidInput(f"training state is not a {STATE_FORMAT} state (from another reelforge version?)")
     try:
         saved_cfg = json.loads(state["config_json"])
         same = (
@@ -394,7 +334,7 @@ def _restore(
         loss_sum, loss_count = float(state["epoch_loss_sum"]), int(state["epoch_loss_count"])
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(f"training state is incomplete: {exc}") from exc
-    _load_strict(model, {k: torch.as_tensor(v) for k, v in tensors.items()}, "training state")
+    load_weights(model, tensors, where="training state")
     model.to(device)
-    _load_optimizer_state(opt, state["optimizer"], device)
+    load_optimizer_state(opt, state["optimizer"])
     return step, history, loss_sum, loss_count

@@ -1,9 +1,11 @@
 """Saving and loading trained GANs (and trainer checkpoints) with safetensors only, never pickle.
 
-A saved model is a directory:
-- ``config.json``: format tag, the GANConfig, which weight files exist, free-form metadata;
+A saved model is a model folder of the shared toolkit (``reelforge.training.saved``), format
+``reelforge.gan`` version 1:
+- ``config.json``: format name and version, the GANConfig, which weight files exist, free-form metadata;
 - ``generator_ema.safetensors``: the EMA generator, the one used for inference;
 - ``generator.safetensors`` / ``discriminator.safetensors``: optional, for fine-tuning or inspection.
+Folders written before the toolkit (``"format": "reelforge.gan/1"``) load unchanged.
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from reelforge.errors import InvalidInput, NotFound
+from reelforge.training.saved import load_model_folder, save_model_folder
 from reelforge.vision.gan.models import Discriminator, GANConfig, Generator
 from reelforge.vision.gan.sampling import latent_walk, sample
 
 if TYPE_CHECKING:
     from reelforge.vision.gan.trainer import GANTrainer
 
-MODEL_FORMAT = "reelforge.gan/1"
-CONFIG_FILE = "config.json"
+MODEL_FORMAT = "reelforge.gan"
+MODEL_FORMAT_VERSION = 1
 G_EMA_FILE = "generator_ema.safetensors"
 G_FILE = "generator.safetensors"
 D_FILE = "discriminator.safetensors"
@@ -101,76 +104,36 @@ class GANModel:
         return latent_walk(self, seeds, frames_per_segment, truncation, loop, class_id, text_embedding)
 
 
-def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-
-
 def save_gan(directory: str | Path, model: GANModel, include_training_nets: bool = True) -> Path:
     """Write `model` into `directory` (created if needed); returns the directory path."""
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    files = {"generator_ema": G_EMA_FILE}
-    save_file(_weights(model.generator), str(out / G_EMA_FILE), metadata={"format": MODEL_FORMAT})
+    parts: dict[str, torch.nn.Module] = {"generator_ema": model.generator}
     if include_training_nets and model.generator_raw is not None:
-        save_file(_weights(model.generator_raw), str(out / G_FILE), metadata={"format": MODEL_FORMAT})
-        files["generator"] = G_FILE
+        parts["generator"] = model.generator_raw
     if include_training_nets and model.discriminator is not None:
-        save_file(_weights(model.discriminator), str(out / D_FILE), metadata={"format": MODEL_FORMAT})
-        files["discriminator"] = D_FILE
-    doc = {
-        "format": MODEL_FORMAT,
-        "config": model.config.to_dict(),
-        "files": files,
-        "metadata": model.metadata,
-    }
-    (out / CONFIG_FILE).write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
-    return out
-
-
-def _load_into(module: torch.nn.Module, path: Path, device: str | torch.device) -> None:
-    try:
-        weights = load_file(str(path), device="cpu")
-    except (SafetensorError, OSError) as exc:
-        raise InvalidInput(f"{path.name}: not a readable safetensors file") from exc
-    try:
-        module.load_state_dict(weights)
-    except RuntimeError as exc:
-        raise InvalidInput(
-            f"{path.name}: weights do not match config.json ({str(exc).splitlines()[0]})"
-        ) from exc
-    module.to(device)
+        parts["discriminator"] = model.discriminator
+    return save_model_folder(
+        directory, model.config.to_dict(), parts, format=MODEL_FORMAT, format_version=MODEL_FORMAT_VERSION,
+        metadata=model.metadata,
+        filenames={"generator_ema": G_EMA_FILE, "generator": G_FILE, "discriminator": D_FILE},
+    )
 
 
 def load_gan(
     directory: str | Path, device: str | torch.device = "cpu", load_training_nets: bool = False
 ) -> GANModel:
-    """Read a directory written by save_gan. Missing files -> NotFound; bad contents -> InvalidInput."""
-    root = Path(directory)
-    cfg_path = root / CONFIG_FILE
-    if not cfg_path.is_file():
-        raise NotFound(f"no GAN model at {root} (missing {CONFIG_FILE})")
-    try:
-        doc = json.loads(cfg_path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{cfg_path}: not valid JSON") from exc
-    if not isinstance(doc, dict) or doc.get("format") != MODEL_FORMAT:
-        raise InvalidInput(
-            f"{cfg_path}: not a reelforge GAN model (format {doc.get('format') if isinstance(doc, dict) else None!r})"
-        )
-    config = GANConfig.from_dict(doc.get("config") or {})
-    if not (root / G_EMA_FILE).is_file():
-        raise NotFound(f"no GAN weights at {root} (missing {G_EMA_FILE})")
-    g = Generator(config)
-    _load_into(g, root / G_EMA_FILE, device)
+    """Read a directory written by save_gan. No model there -> NotFound; bad contents -> InvalidInput."""
+    folder = load_model_folder(directory, MODEL_FORMAT, MODEL_FORMAT_VERSION, what="GAN model")
+    config = GANConfig.from_dict(folder.config)
+    if not folder.has("generator_ema"):
+        raise NotFound(f"no GAN weights at {folder.path} (missing {G_EMA_FILE})")
+    g = folder.load_into("generator_ema", Generator(config), device)
     raw = d = None
     if load_training_nets:
-        if (root / G_FILE).is_file():
-            raw = Generator(config)
-            _load_into(raw, root / G_FILE, device)
-        if (root / D_FILE).is_file():
-            d = Discriminator(config)
-            _load_into(d, root / D_FILE, device)
-    return GANModel(config, g, raw, d, doc.get("metadata") or {})
+        if folder.has("generator"):
+            raw = folder.load_into("generator", Generator(config), device)
+        if folder.has("discriminator"):
+            d = folder.load_into("discriminator", Discriminator(config), device)
+    return GANModel(config, g, raw, d, folder.metadata)
 
 
 # ----------------------------------------------------------------------------- trainer checkpoints

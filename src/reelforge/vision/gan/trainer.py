@@ -2,7 +2,8 @@
 cooperative cancel, and exact resume.
 
 Determinism: all randomness comes from four CPU ``torch.Generator`` streams derived from the seed
-(model init, latents, DiffAugment, data sampling); the global torch RNG is neither used nor changed.
+(model init, latents, DiffAugment, data sampling; ``reelforge.training.seeds``); the global torch RNG
+is neither used nor changed.
 On CPU, the same seed and thread count give bitwise-identical weights, and resuming from
 ``state_dict()`` taken at step k gives bitwise the same weights as the run that never stopped.
 On CUDA, runs are reproducible up to cuDNN/atomics nondeterminism.
@@ -13,8 +14,8 @@ images from different latents; without it a class-conditional G tends to draw on
 
 CPU performance: models and batches use the channels_last memory format (oneDNN's fast path), real and
 fake images share one D forward pass, and D's parameter gradients are switched off during the G step.
-Thread count is the caller's choice: call ``torch.set_num_threads(k)`` before training (results are
-only bitwise reproducible at the same thread count). ``compile=True`` wraps G and D with
+Thread count is the caller's choice: call ``reelforge.training.set_threads(k)`` before training (results
+are only bitwise reproducible at the same thread count). ``compile=True`` wraps G and D with
 ``torch.compile`` (not used for the R1 pass: compiled graphs do not support double backward).
 """
 
@@ -32,6 +33,11 @@ from PIL import Image
 from torch.nn import functional as F
 
 from reelforge.errors import Cancelled, InvalidInput
+from reelforge.training.callbacks import CheckpointFn, MetricFn, ProgressFn, StopFn
+from reelforge.training.device import as_torch_device
+from reelforge.training.optim import load_optimizer_state, optimizer_state
+from reelforge.training.seeds import derive_seeds, seeded_generator
+from reelforge.training.weights import cpu_state_dict
 from reelforge.vision.gan.diffaug import DiffAugment
 from reelforge.vision.gan.ema import EMA
 from reelforge.vision.gan.losses import (
@@ -45,7 +51,7 @@ from reelforge.vision.gan.losses import (
 from reelforge.vision.gan.models import GANConfig, build_models
 from reelforge.vision.gan.sampling import image_grid, sample
 
-STATE_FORMAT = "reelforge.gan.trainer/1"
+STATE_FORMAT = "reelforge.gan.trainer/2"  # 2: optimizer state in the toolkit's format
 MIN_IMAGE_SIZE = 8
 
 ImageLike = np.ndarray | torch.Tensor | Image.Image
@@ -53,11 +59,7 @@ ImageLike = np.ndarray | torch.Tensor | Image.Image
 # (e.g. large plates trained on as random crops). C may be 1 (grey), 3 (RGB) or 4 (alpha dropped).
 ImageSource = np.ndarray | torch.Tensor | Sequence[ImageLike]
 
-ProgressFn = Callable[[int, int, str], None]
-MetricFn = Callable[[str, float, int], None]
-StopFn = Callable[[], bool]
 SampleFn = Callable[[int, Image.Image], None]
-CheckpointFn = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -229,15 +231,6 @@ class _ImageData:
         return x, idx
 
 
-def _derive_seeds(seed: int, n: int) -> list[int]:
-    """Independent 63-bit seeds for each RNG stream, from one user seed."""
-    return [int(s) >> 1 for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64)]
-
-
-def _cpu_clone(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in sd.items()}
-
-
 class GANTrainer:
     """Owns G, D, the EMA generator, both optimizers and all RNG streams of one training run."""
 
@@ -265,7 +258,7 @@ class GANTrainer:
         self.labels = self._check_labels(labels)
         self.text = self._check_text(text_embeddings)
 
-        init_seed, z_seed, aug_seed, data_seed = _derive_seeds(self.seed, 4)
+        init_seed, z_seed, aug_seed, data_seed = derive_seeds(self.seed, 4)
         g, d = build_models(config, init_seed)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.G = g.to(self.device, memory_format=fmt).train()
@@ -273,9 +266,9 @@ class GANTrainer:
         self.ema = EMA(self.G, config.ema_decay, warmup=config.ema_warmup)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
-        self.z_gen = torch.Generator().manual_seed(z_seed)
-        self.aug_gen = torch.Generator().manual_seed(aug_seed)
-        self.data_gen = torch.Generator().manual_seed(data_seed)
+        self.z_gen = seeded_generator(z_seed)
+        self.aug_gen = seeded_generator(aug_seed)
+        self.data_gen = seeded_generator(data_seed)
         self.diffaug = DiffAugment(config.diffaug)
         self.step = 0
         self._g_fwd: Any = self.G
@@ -287,15 +280,7 @@ class GANTrainer:
     # ----------------------------------------------------------------------------- validation
     @staticmethod
     def _check_device(device: str | torch.device) -> torch.device:
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, TypeError) as exc:
-            raise InvalidInput(f"unknown device {device!r}") from exc
-        if dev.type == "cuda" and not torch.cuda.is_available():
-            raise InvalidInput("device 'cuda' requested but CUDA is not available")
-        if dev.type not in ("cpu", "cuda"):
-            raise InvalidInput(f"unsupported device {device!r}; use 'cpu' or 'cuda'")
-        return dev
+        return as_torch_device(device)
 
     def _check_labels(self, labels: Any) -> torch.Tensor | None:
         k = self.config.num_classes
@@ -501,12 +486,12 @@ class GANTrainer:
             "augment": json.dumps(self.augment.to_dict(), sort_keys=True),
             "seed": self.seed,
             "step": self.step,
-            "G": _cpu_clone(self.G.state_dict()),
-            "D": _cpu_clone(self.D.state_dict()),
-            "G_ema": _cpu_clone(self.ema.state_dict()),
+            "G": cpu_state_dict(self.G),
+            "D": cpu_state_dict(self.D),
+            "G_ema": cpu_state_dict(self.ema.state_dict()),
             "ema_updates": self.ema.num_updates,
-            "opt_g": _optimizer_state(self.opt_g),
-            "opt_d": _optimizer_state(self.opt_d),
+            "opt_g": optimizer_state(self.opt_g),
+            "opt_d": optimizer_state(self.opt_d),
             "rng": {
                 "z": self.z_gen.get_state(),
                 "aug": self.aug_gen.get_state(),
@@ -516,7 +501,10 @@ class GANTrainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from state_dict(); the architecture must match this trainer's config."""
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        fmt = state.get("format") if isinstance(state, dict) else None
+        if fmt == "reelforge.gan.trainer/1":
+            raise InvalidInput("GAN checkpoint from an older reelforge (trainer state 1): start again")
+        if fmt != STATE_FORMAT:
             raise InvalidInput("not a GAN trainer checkpoint (missing or unknown 'format')")
         try:
             saved = GANConfig.from_dict(json.loads(state["config"]))
@@ -534,8 +522,8 @@ class GANTrainer:
             self.G.load_state_dict(state["G"])
             self.D.load_state_dict(state["D"])
             self.ema.load_state_dict(state["G_ema"], int(state["ema_updates"]))
-            _load_optimizer_state(self.opt_g, state["opt_g"])
-            _load_optimizer_state(self.opt_d, state["opt_d"])
+            load_optimizer_state(self.opt_g, state["opt_g"])
+            load_optimizer_state(self.opt_d, state["opt_d"])
             self.z_gen.set_state(state["rng"]["z"])
             self.aug_gen.set_state(state["rng"]["aug"])
             self.data_gen.set_state(state["rng"]["data"])
@@ -544,27 +532,3 @@ class GANTrainer:
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
             raise InvalidInput(f"GAN checkpoint could not be loaded: {str(exc).splitlines()[0]}") from exc
 
-
-def _optimizer_state(opt: torch.optim.Optimizer) -> dict[str, dict[str, torch.Tensor]]:
-    """Adam's per-parameter tensors keyed by parameter index; hyperparameters come from the config."""
-    out: dict[str, dict[str, torch.Tensor]] = {}
-    for key, per_param in opt.state_dict()["state"].items():
-        out[str(key)] = {
-            k: (
-                v.detach().to("cpu", copy=True).contiguous()
-                if isinstance(v, torch.Tensor)
-                else torch.tensor(v)
-            )
-            for k, v in per_param.items()
-        }
-    return out
-
-
-def _load_optimizer_state(opt: torch.optim.Optimizer, saved: dict[str, dict[str, torch.Tensor]]) -> None:
-    sd = opt.state_dict()
-    n_params = len(sd["param_groups"][0]["params"])
-    keys = {int(k) for k in saved}
-    if keys and (min(keys) < 0 or max(keys) >= n_params):
-        raise ValueError("optimizer state does not match the model")
-    sd["state"] = {int(k): {kk: vv.clone() for kk, vv in v.items()} for k, v in saved.items()}
-    opt.load_state_dict(sd)
