@@ -5,10 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from reelforge.cli.common import console, emit_json, err_console, human_bytes, state, studio
+from reelforge.cli.common import (
+    cell,
+    console,
+    emit_json,
+    err_console,
+    export_folder,
+    human_bytes,
+    new_table,
+    parse_meta_value,
+    safe,
+    state,
+    studio,
+)
 
 
 def _info_line(info: dict) -> str:
@@ -23,15 +33,14 @@ def _info_line(info: dict) -> str:
 
 
 def _pairs(items: list[str]) -> dict[str, object]:
-    from reelforge.cli.common import parse_value
     from reelforge.errors import InvalidInput
 
     out: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InvalidInput(f"metadata must be key=value, got {item!r}")
-        out[key.strip()] = parse_value(value)
+            raise InvalidInput(f"metadata must be key=value, got {safe(item)!r}")
+        out[key.strip()] = parse_meta_value(value, key.strip())
     return out
 
 
@@ -44,26 +53,32 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, help="catalog name for a single file"),
         meta: list[str] = typer.Option([], "--meta", "-m", help="key=value metadata (e.g. caption=...)"),
         skip_invalid: bool = typer.Option(False, help="add the valid files and report the others"),
+        follow_symlinks: bool = typer.Option(
+            False, help="read through symlinks that lead out of the folders given (refused by default)"),
     ) -> None:
         """Ingest images, video, audio and screenplays (type from content; validated; deduplicated)."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        metadata = _pairs(meta)  # bad metadata fails before anything is read
         s = studio()
         with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      console=err_console, transient=True, disable=not err_console.is_terminal) as bar:
+                      console=err_console.get(), transient=True, disable=not err_console.is_terminal) as bar:
             t = bar.add_task("", total=None)
             report = s.assets.add(
-                paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid, meta=_pairs(meta),
-                progress=lambda d, n, m: bar.update(t, completed=d, total=n, description=m[-60:]),
+                paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid, meta=metadata,
+                follow_symlinks=follow_symlinks,
+                progress=lambda d, n, m: bar.update(t, completed=d, total=n, description=safe(m[-60:])),
             )
         if state.json_output:
             emit_json({"added": [a.to_dict() for a in report.added], "duplicates": [a.id for a in report.duplicates],
                        "rejected": report.rejected})
             return
         for a in report.added:
-            console.print(f"added {a.id} {a.kind:10} {a.name}")
+            console.print(f"added {a.id} {a.kind:10} ", cell(a.name), sep="")
         for a in report.duplicates:
-            console.print(f"[dim]exists {a.id} {a.kind:10} {a.name}[/]")
+            console.print(f"[dim]exists {a.id} {a.kind:10}[/] ", cell(a.name), sep="")
         for path, msg in report.rejected:
-            err_console.print(f"[red]rejected[/] {path}: {msg}", soft_wrap=True)
+            err_console.print("[red]rejected[/] ", cell(f"{path}: {msg}"), sep="", soft_wrap=True)
         console.print(f"{len(report.added)} added, {len(report.duplicates)} already present, "
                       f"{len(report.rejected)} rejected")
         if report.rejected:
@@ -83,9 +98,10 @@ def register(app: typer.Typer) -> None:
         if state.json_output:
             emit_json([a.to_dict() for a in assets])
             return
-        table = Table("id", "kind", "name", "size", "info", "tags")
+        table = new_table("id", "kind", "name", "size", "info", "tags")
         for a in assets:
-            table.add_row(a.id, a.kind, a.name, human_bytes(a.size), _info_line(a.info), ",".join(a.tags))
+            table.add_row(a.id, a.kind, cell(a.name), human_bytes(a.size), cell(_info_line(a.info)),
+                          cell(",".join(a.tags)))
         console.print(table)
 
     @app.command()
@@ -117,8 +133,8 @@ def register(app: typer.Typer) -> None:
         if len(refs) < 2:
             raise typer.BadParameter("give at least one asset id and a destination folder")
         *ids, dest = refs
-        for p in studio().assets.export(ids, dest, overwrite=overwrite):
-            console.print(str(p))
+        for p in studio().assets.export(ids, export_folder(Path(dest)), overwrite=overwrite):
+            console.print(safe(p), markup=False, highlight=False)
 
     @app.command("meta")
     def set_meta(
@@ -126,7 +142,8 @@ def register(app: typer.Typer) -> None:
         pairs: list[str] = typer.Argument(..., help="key=value pairs (e.g. caption='a red nebula')"),
     ) -> None:
         """Set free-form metadata on an asset (captions for text-conditioned training, notes, ...)."""
-        a = studio().assets.set_meta(asset_id, **_pairs(pairs))
+        values = _pairs(pairs)
+        a = studio().assets.set_meta(asset_id, **values)
         emit_json(a.meta)
 
     @app.command()
@@ -139,5 +156,5 @@ def register(app: typer.Typer) -> None:
         if not add and not remove:
             raise typer.BadParameter("nothing to do: give --add or --remove")
         for a in studio().assets.tag(ids, add, remove):
-            console.print(f"{a.id} {a.name}: {', '.join(a.tags) or '(no tags)'}")
+            console.print(f"{a.id} ", cell(f"{a.name}: {', '.join(a.tags) or '(no tags)'}"), sep="")
 

@@ -1,22 +1,56 @@
-"""Shared CLI plumbing: the studio option, output helpers, job following with rich progress."""
+"""Shared CLI plumbing: the studio option, output helpers, job following with rich progress.
+
+Start-up matters here: every command imports this module, so it imports only the standard library
+and ``typer``. Rich, the studio (SQLAlchemy) and the job system are imported on first use.
+"""
 
 from __future__ import annotations
 
 import json
-import threading
+import os
+import sys
 import time
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reelforge.catalog.entities import Job
-from reelforge.studio import Studio
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
-console = Console(soft_wrap=True)  # long paths and ids stay on one line (pipes, logs)
-err_console = Console(stderr=True, soft_wrap=True)
+    from reelforge.compute.jobs import Job
+    from reelforge.studio import Studio
+
+
+PIPE_WIDTH = 200
+
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use (importing rich costs tens of milliseconds)."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def get(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            # Into a pipe or file, tables get room (rich would assume 80 columns and fold them);
+            # COLUMNS still decides when set. soft_wrap: long paths and ids stay on one line.
+            wide = "COLUMNS" not in os.environ and not (hasattr(stream, "isatty") and stream.isatty())
+            self._console = Console(stderr=self._stderr, soft_wrap=True, width=PIPE_WIDTH if wide else None)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+console: Any = _LazyConsole(stderr=False)
+err_console: Any = _LazyConsole(stderr=True)
 
 
 class State:
@@ -30,6 +64,8 @@ state = State()
 
 def studio() -> Studio:
     if state._studio is None:
+        from reelforge.studio import Studio
+
         state._studio = Studio.open(state.studio_path)
     return state._studio
 
@@ -46,51 +82,150 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+# Characters that must never reach a terminal raw: C0/C1 controls and DEL (escape sequences, carriage
+# returns that overwrite a line), bidirectional embeddings/overrides/isolates (text shown in another
+# order than it is stored: "Trojan Source"), and line/paragraph separators.
+_UNSAFE = frozenset(
+    [*range(0x00, 0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+     *range(0x2066, 0x206A), 0x2028, 0x2029]
+)
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe(value: object, *, keep_newlines: bool = False) -> str:
+    """A user string fit for a terminal line: controls and bidi overrides shown escaped.
+
+    ``keep_newlines`` leaves line breaks alone, for multi-line text such as a logged traceback.
+    """
+    text = str(value)
+    if not any(ord(ch) in _UNSAFE for ch in text):
+        return text
+    keep = "\n" if keep_newlines else ""
+    return "".join(_escape_char(ch) if ord(ch) in _UNSAFE and ch not in keep else ch for ch in text)
+
+
+def cell(value: object) -> Text:
+    """A table cell holding user text: escaped, and never read as rich markup (``[red]`` stays text)."""
+    from rich.text import Text
+
+    return Text(safe(value))
+
+
+ID_WIDTH = 30  # prefixed ids: 3-letter prefix, "_", 26 characters (reelforge.ids)
+
+
+def new_table(*headers: str, ids: tuple[str, ...] = ("id",)) -> Any:
+    """A rich table whose id columns are never shortened (an id cut to "ast_01…" is useless) and
+    whose other columns fold long text rather than hiding it behind an ellipsis."""
+    from rich.table import Table
+
+    t = Table()
+    for h in headers:
+        if h in ids:
+            t.add_column(h, no_wrap=True, min_width=ID_WIDTH)
+        else:
+            t.add_column(h, overflow="fold")
+    return t
+
+
+def _json_text(data: Any) -> str:
+    # json.dumps escapes C0 controls itself; the other unsafe characters can only sit inside strings,
+    # where \\uXXXX is the same JSON value.
+    text = json.dumps(data, default=str, indent=2, ensure_ascii=False)
+    if any(ord(ch) in _UNSAFE for ch in text):
+        text = "".join(f"\\u{ord(ch):04x}" if ord(ch) in _UNSAFE and ch != "\n" else ch for ch in text)
+    return text
+
+
 def emit_json(data: Any) -> None:
-    console.print_json(json.dumps(data, default=str))
+    text = _json_text(data)
+    if not sys.stdout.isatty():
+        sys.stdout.write(text + "\n")  # pipes get plain JSON without loading rich
+        return
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
+
+    console.print(JSONHighlighter()(Text(text)))
 
 
-def parse_value(raw: str) -> Any:
-    """CLI values: JSON when it parses (numbers, booleans, lists), else the plain string."""
+# JSON from the command line (metadata, dict parameters) is bounded: a deeply nested value would
+# overflow Python's recursion in the decoder, the validators or the database's JSON encoder.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth(raw: str) -> int:
+    """Deepest bracket nesting of a JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads_json(raw: str, what: str) -> Any:
+    """Parse JSON given for ``what`` (a flag or key), one-line errors for bad or too-deep input."""
+    from reelforge.errors import InvalidInput
+
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"invalid value for {what}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"invalid value for {what}: not valid JSON ({exc.msg} at char {exc.pos})") from None
+
+
+def parse_meta_value(raw: str, key: str) -> Any:
+    """Free-form metadata has no schema: a JSON value when the text is one, else the plain string."""
+    from reelforge.errors import InvalidInput
+
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"invalid value for {key}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(raw)
     except json.JSONDecodeError:
         return raw
 
 
-def parse_extra(args: list[str]) -> dict[str, Any]:
-    """``--key value``, ``--key=value``, ``--flag`` and ``-p key=value`` into a params dict."""
+def export_folder(dest: Path) -> Path:
+    """An export destination must be a folder (created when missing), never an existing file."""
     from reelforge.errors import InvalidInput
 
-    params: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a in ("-p", "--param"):
-            if i + 1 >= len(args) or "=" not in args[i + 1]:
-                raise InvalidInput(f"{a} needs key=value")
-            k, _, v = args[i + 1].partition("=")
-            params[k.replace("-", "_")] = parse_value(v)
-            i += 2
-        elif a.startswith("--"):
-            key = a[2:]
-            if "=" in key:
-                k, _, v = key.partition("=")
-                params[k.replace("-", "_")] = parse_value(v)
-                i += 1
-            elif i + 1 < len(args) and not args[i + 1].startswith("--"):
-                params[key.replace("-", "_")] = parse_value(args[i + 1])
-                i += 2
-            else:
-                params[key.replace("-", "_")] = True
-                i += 1
-        else:
-            raise InvalidInput(f"unexpected argument {a!r} (use --name value)")
-    return params
+    if dest.exists() and not dest.is_dir():
+        raise InvalidInput(f"{dest} is a file, not a folder")
+    for parent in dest.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InvalidInput(f"{parent} is a file, not a folder")
+            break
+    return dest
 
 
 def follow(job_id: str, *, inline: bool, quiet: bool = False) -> Job:
     """Show a job's live progress until it finishes; run it in this process when ``inline``."""
+    import threading
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     s = studio()
     runner: threading.Thread | None = None
     failure: list[BaseException] = []
@@ -114,8 +249,8 @@ def follow(job_id: str, *, inline: bool, quiet: bool = False) -> Job:
             MofNCompleteColumn(),
             TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
-            TextColumn("{task.description}"),
-            console=err_console,
+            TextColumn("{task.description}", markup=False),
+            console=err_console.get(),
             disable=quiet,
             transient=False,
         ) as bar:
@@ -127,10 +262,10 @@ def follow(job_id: str, *, inline: bool, quiet: bool = False) -> Job:
                 for line in s.jobs.logs(job_id, after_id=last_log):
                     last_log = line["id"]
                     if line["level"] in ("warning", "error") and "\n" not in line["message"]:
-                        bar.console.print(f"[yellow]{line['level']}[/]: {line['message']}")
+                        bar.console.print(f"[yellow]{line['level']}[/]: ", cell(line["message"]), sep="")
                 total = job.progress_total or None
                 bar.update(t, completed=job.progress_done, total=total,
-                           description=job.progress_message[:80] or job.status)
+                           description=safe(job.progress_message[:80] or job.status))
                 if job.finished and not alive:
                     break
                 if runner is not None and not alive:
@@ -148,15 +283,19 @@ def follow(job_id: str, *, inline: bool, quiet: bool = False) -> Job:
 
 
 def job_summary(job: Job) -> None:
-    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(job.status, "cyan")
+    colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(str(job.status), "cyan")
     console.print(f"[{colour}]{job.status}[/] {job.task} {job.id} (attempt {job.attempt}/{job.max_attempts})")
     if job.error:
-        console.print(f"  error: {job.error}")
+        console.print("  error: ", cell(job.error), sep="")
     outputs = job.result.get("outputs", [])
     if outputs:
         console.print(f"  outputs: {', '.join(outputs)}")
 
 
 def exit_for(job: Job) -> None:
-    if job.status != "succeeded":
-        raise typer.Exit(6 if job.status == "failed" else 7)
+    """A job that did not succeed ends the command with its error's exit code (failed 6, cancelled 7)."""
+    from reelforge.compute.jobs import JobStatus
+    from reelforge.errors import Cancelled, TaskFailed
+
+    if job.status != JobStatus.SUCCEEDED:
+        raise typer.Exit(TaskFailed.exit_code if job.status == JobStatus.FAILED else Cancelled.exit_code)

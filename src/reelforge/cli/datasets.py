@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from reelforge.cli.common import console, emit_json, human_bytes, state, studio, when
+from reelforge.cli.common import (
+    cell,
+    console,
+    emit_json,
+    export_folder,
+    human_bytes,
+    new_table,
+    safe,
+    state,
+    studio,
+    when,
+)
 
 dataset_app = typer.Typer(help="Immutable, versioned datasets.", no_args_is_help=True)
 model_app = typer.Typer(help="The model registry.", no_args_is_help=True)
@@ -23,7 +33,7 @@ def dataset_create(
     asset: list[str] = typer.Option([], "--asset", "-a", help="explicit asset ids"),
     label_from: str | None = typer.Option(None, help="folder or meta:KEY"),
     splits: str = typer.Option("0.8,0.1,0.1", help="train,val,test ratios"),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, min=0, max=2**63 - 1, help="seed of the split shuffle"),
     project: str | None = typer.Option(None, "--project", "-P"),
     description: str = typer.Option(""),
 ) -> None:
@@ -39,8 +49,9 @@ def dataset_create(
     if state.json_output:
         emit_json({k: v for k, v in v.to_dict().items() if k != "items"})
         return
-    console.print(f"created {v.ref} ({v.id}): {v.n_items} items, splits {v.counts['splits']}"
-                  + (f", labels {v.counts['labels']}" if v.counts.get("labels") else ""))
+    console.print(safe(f"created {v.ref} ({v.id}): {v.n_items} items, splits {v.counts['splits']}"
+                       + (f", labels {v.counts['labels']}" if v.counts.get("labels") else "")),
+                  markup=False)
 
 
 @dataset_app.command("ls")
@@ -50,9 +61,9 @@ def dataset_ls(project: str | None = typer.Option(None, "--project", "-P")) -> N
     if state.json_output:
         emit_json([v.to_dict() for v in versions])
         return
-    table = Table("id", "dataset", "items", "splits", "labels", "created")
+    table = new_table("id", "dataset", "items", "splits", "labels", "created")
     for v in versions:
-        table.add_row(v.id, v.ref, str(v.n_items), str(v.counts.get("splits", {})),
+        table.add_row(v.id, cell(v.ref), str(v.n_items), str(v.counts.get("splits", {})),
                       str(len(v.counts.get("labels", {}))), when(v.created_at))
     console.print(table)
 
@@ -70,8 +81,8 @@ def dataset_show(ref: str, items: bool = typer.Option(False, help="list every it
 @dataset_app.command("export")
 def dataset_export(ref: str, dest: Path, overwrite: bool = typer.Option(False)) -> None:
     """Write split/label/file folders plus manifest.csv."""
-    out = studio().datasets.export(ref, dest, overwrite=overwrite)
-    console.print(f"exported {ref} to {out}")
+    out = studio().datasets.export(ref, export_folder(dest), overwrite=overwrite)
+    console.print(safe(f"exported {ref} to {out}"), markup=False, highlight=False)
 
 
 @model_app.command("ls")
@@ -81,10 +92,10 @@ def model_ls(project: str | None = typer.Option(None, "--project", "-P")) -> Non
     if state.json_output:
         emit_json([m.to_dict() for m in models])
         return
-    table = Table("id", "model", "kind", "size", "metrics", "job", "created")
+    table = new_table("id", "model", "kind", "size", "metrics", "job", "created", ids=("id", "job"))
     for m in models:
         metrics = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(m.metrics.items())[:4])
-        table.add_row(m.id, m.ref, m.kind, human_bytes(sum(f.size for f in m.files)), metrics,
+        table.add_row(m.id, cell(m.ref), cell(m.kind), human_bytes(sum(f.size for f in m.files)), cell(metrics),
                       m.created_by_job or "-", when(m.created_at))
     console.print(table)
 
@@ -98,5 +109,5 @@ def model_show(ref: str) -> None:
 @model_app.command("export")
 def model_export(ref: str, dest: Path, overwrite: bool = typer.Option(False)) -> None:
     """Copy a model's safetensors and config files to a folder."""
-    out = studio().models.export(ref, dest, overwrite=overwrite)
-    console.print(f"exported {ref} to {out}")
+    out = studio().models.export(ref, export_folder(dest), overwrite=overwrite)
+    console.print(safe(f"exported {ref} to {out}"), markup=False, highlight=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from reelforge.cli import common
-from reelforge.cli.common import console, err_console
+from reelforge.cli.common import cell, console, safe
 
 
 def register(app: typer.Typer) -> None:
@@ -27,12 +27,13 @@ def register(app: typer.Typer) -> None:
         if fresh and (path / CONFIG_NAME).exists():
             shutil.rmtree(path)
         if (path / CONFIG_NAME).exists():
-            err_console.print(f"error: {path} already holds a studio (use --fresh to rebuild it)")
-            raise typer.Exit(5)
+            from reelforge.errors import Conflict
+
+            raise Conflict(f"{safe(path)} already holds a studio (use --fresh to rebuild it)")
         t0 = time.monotonic()
         studio = Studio.init(path)
         common.state._studio = studio
-        console.print(f"[bold]reelforge demo[/] building a studio at {studio.home}")
+        console.print("[bold]reelforge demo[/] building a studio at ", cell(studio.home), sep="")
 
         def follow(handle):  # type: ignore[no-untyped-def]
             job = common.follow(handle.id, inline=True)

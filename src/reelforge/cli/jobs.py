@@ -2,46 +2,70 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
-from rich.table import Table
 
 from reelforge.cli.common import (
+    cell,
     console,
     emit_json,
     exit_for,
     follow,
     job_summary,
-    parse_extra,
+    new_table,
+    safe,
     state,
     studio,
     when,
 )
+from reelforge.cli.params import ATTEMPTS_RANGE, PRIORITY_RANGE, SEED_RANGE
 
 jobs_app = typer.Typer(help="Inspect and steer jobs.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    # Nothing after TASK is parsed by click: the task's own schema reads it (reelforge.cli.params).
+    @app.command(context_settings={"allow_interspersed_args": False, "allow_extra_args": True})
     def run(
         ctx: typer.Context,
         task: str = typer.Argument(..., help="task name, e.g. media.proxy (see `reelforge tasks`)"),
         detach: bool = typer.Option(False, "--detach", "-d", help="queue it for workers and return"),
-        priority: int = typer.Option(0),
-        seed: int | None = typer.Option(None),
-        max_attempts: int | None = typer.Option(None),
+        priority: int = typer.Option(0, min=PRIORITY_RANGE[0], max=PRIORITY_RANGE[1], help="higher runs first"),
+        seed: int | None = typer.Option(None, min=SEED_RANGE[0], max=SEED_RANGE[1]),
+        max_attempts: int | None = typer.Option(None, min=ATTEMPTS_RANGE[0], max=ATTEMPTS_RANGE[1]),
         project: str | None = typer.Option(None, "--project", "-P"),
         quiet: bool = typer.Option(False, "--quiet", "-q"),
     ) -> None:
-        """Submit a task and follow it with a live progress bar. Task params: --name value."""
+        """Submit a task and follow it with a live progress bar.
+
+        The task's parameters follow TASK (--name value); `reelforge run TASK --help` lists them with
+        their types, defaults and ranges. Run options may also follow TASK.
+        """
+        from reelforge.cli.params import missing_required, parse_run_args, task_help
+        from reelforge.compute.registry import get_task, validate_params
+
+        spec = get_task(task)
+        parsed = parse_run_args(spec, list(ctx.args))  # unknown or mistyped flags end here, exit 2
+        if parsed.help:
+            sys.stdout.write(task_help(spec))
+            return
+        opts = {"detach": detach, "priority": priority, "seed": seed, "max_attempts": max_attempts,
+                "project": project, "quiet": quiet, **parsed.options}
+        if opts.get("json_output"):
+            state.json_output = True
+        problem = missing_required(spec, parsed.params)
+        if problem is not None:
+            raise problem
+        validate_params(spec, parsed.params)  # cheap; fails before the studio is opened
         s = studio()
-        params = parse_extra(list(ctx.args))
-        handle = s.jobs.submit(task, params, project=project, priority=priority, seed=seed,
-                               max_attempts=max_attempts)
-        if detach:
+        handle = s.jobs.submit(task, parsed.params, project=opts["project"], priority=opts["priority"],
+                               seed=opts["seed"], max_attempts=opts["max_attempts"])
+        if opts["detach"]:
             console.print(handle.id)
             return
         inline = s.jobs.workers_alive() == 0
-        job = follow(handle.id, inline=inline, quiet=quiet or state.json_output)
+        job = follow(handle.id, inline=inline, quiet=bool(opts["quiet"]) or state.json_output)
         if state.json_output:
             emit_json(job.to_dict())
         else:
@@ -64,18 +88,31 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @app.command()
-    def tasks() -> None:
-        """List the registered tasks."""
-        from reelforge.compute.registry import all_tasks
+    def tasks(
+        name: str | None = typer.Argument(None, help="a task to describe (default: list them all)"),
+        json_output: bool = typer.Option(False, "--json", help="machine-readable output (with JSON Schema)"),
+    ) -> None:
+        """List the registered tasks, or describe one: parameters, inputs, outputs, resources."""
+        from reelforge.compute.registry import all_tasks, get_task
 
+        as_json = json_output or state.json_output
+        if name is not None:
+            from reelforge.cli.params import task_card
+
+            spec = get_task(name)
+            if as_json:
+                emit_json({**spec.to_dict(), "fields": [f.to_dict() for f in spec.param_fields()]})
+            else:
+                sys.stdout.write(task_card(spec))
+            return
         specs = all_tasks()
-        if state.json_output:
+        if as_json:
             emit_json([t.to_dict() for t in specs])
             return
-        table = Table("task", "inputs", "resumable", "description")
+        table = new_table("task", "inputs", "resumable", "description")
         for t in specs:
             table.add_row(t.name, ", ".join(f"{k}:{v}" for k, v in t.inputs.items()), "yes" if t.resumable else "",
-                          t.description)
+                          cell(t.description))
         console.print(table)
 
 
@@ -91,11 +128,11 @@ def jobs_ls(
     if state.json_output:
         emit_json([j.to_dict() for j in jobs])
         return
-    table = Table("id", "task", "status", "progress", "attempt", "created", "message")
+    table = new_table("id", "task", "status", "progress", "attempt", "created", "message")
     for j in jobs:
         pct = f"{100 * j.progress_done / j.progress_total:.0f}%" if j.progress_total else "-"
-        table.add_row(j.id, j.task, j.status, pct, f"{j.attempt}/{j.max_attempts}", when(j.created_at),
-                      (j.error or j.progress_message)[:60])
+        table.add_row(j.id, j.task, str(j.status), pct, f"{j.attempt}/{j.max_attempts}", when(j.created_at),
+                      cell((j.error or j.progress_message)[:60]))
     console.print(table)
 
 
@@ -119,7 +156,7 @@ def jobs_logs(job_id: str, follow_: bool = typer.Option(False, "--follow", "-f")
     while True:
         for line in s.jobs.logs(job_id, after_id=last):
             last = line["id"]
-            console.print(f"{when(line['ts'])} [{line['level']}] #{line['attempt']} {line['message']}",
+            console.print(f"{when(line['ts'])} [{line['level']}] #{line['attempt']} {safe(line['message'], keep_newlines=True)}",
                           markup=False, highlight=False)
         if not follow_ or s.jobs.get(job_id).finished:
             break

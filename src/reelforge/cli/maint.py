@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.tree import Tree
 
-from reelforge.cli.common import console, emit_json, err_console, state, studio
+from reelforge.cli.common import cell, console, emit_json, err_console, safe, state, studio
+
+
+def _input_ids(inputs: object) -> list[str]:
+    """Input ids of a provenance record (read from a file, so its shape is not trusted)."""
+    if not isinstance(inputs, list):
+        return []
+    return [str(i.get("id")) if isinstance(i, dict) else str(i) for i in inputs]
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +28,12 @@ def register(app: typer.Typer) -> None:
 
         overrides = {k: v for k, v in {"database_url": database_url, "blob_url": blob_url}.items() if v}
         s = Studio.init(path, **overrides)
-        console.print(f"studio ready at {s.home}")
+        console.print(f"studio ready at {safe(s.home)}", markup=False, highlight=False)
+        others = s.shared_with()
+        if others:
+            err_console.print(f"warning: the blob store {safe(s.blobs.url)} is shared with {len(others)} other "
+                              f"studio(s) ({safe(', '.join(others[:3]))}); gc in any of them keeps what all "
+                              "of them reference", markup=False, highlight=False)
 
     @app.command()
     def fsck(quick: bool = typer.Option(False, help="skip re-hashing blob contents")) -> None:
@@ -47,16 +58,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def gc(
-        grace: float = typer.Option(3600.0, help="keep unreferenced blobs younger than this many seconds"),
+        grace: float = typer.Option(3600.0, min=0, help="keep unreferenced blobs younger than this many seconds"),
         dry_run: bool = typer.Option(False),
+        forget: Path | None = typer.Option(
+            None, help="unregister a studio that shared this blob store and no longer exists, then collect"),
     ) -> None:
-        """Remove blobs nothing references, and leftovers of interrupted writes."""
-        removed = studio().gc(grace_seconds=grace, dry_run=dry_run)
-        console.print(f"{'would remove' if dry_run else 'removed'} {len(removed)} blob(s)")
+        """Remove blobs no studio sharing the store references, and leftovers of interrupted writes."""
+        s = studio()
+        if forget is not None:
+            if not s.forget_catalog(forget):
+                from reelforge.errors import NotFound
+
+                raise NotFound(f"no other studio at {forget} is registered with this blob store")
+            console.print(f"forgot {safe(forget)}", markup=False, highlight=False)
+        removed = s.gc(grace_seconds=grace, dry_run=dry_run)
+        if state.json_output:
+            emit_json({"blobs": list(removed), "staging": removed.staging, "dry_run": dry_run})
+            return
+        verb = "would remove" if dry_run else "removed"
+        console.print(f"{verb} {len(removed)} blob(s) and {len(removed.staging)} staging leftover(s)")
+        for path in removed.staging:
+            console.print(f"  staging {safe(path)}", markup=False, highlight=False)
 
     @app.command()
     def lineage(ref: str = typer.Argument(..., help="asset, dataset, model or job id (or a name)")) -> None:
         """Print the graph from raw assets to this output."""
+        from rich.markup import escape
+        from rich.tree import Tree
+
         g = studio().lineage.graph(ref)
         if state.json_output:
             emit_json(g.to_dict())
@@ -64,16 +93,18 @@ def register(app: typer.Typer) -> None:
 
         def label(node_id: str) -> str:
             n = g.nodes[node_id]
+            name = escape(safe(n.label))
             if n.kind == "job":
-                return f"[cyan]job[/] {n.id} {n.label} seed={n.detail['seed']} params={n.detail['params']}"
+                return f"[cyan]job[/] {n.id} {name} seed={n.detail['seed']} params={escape(safe(n.detail['params']))}"
             if n.kind == "asset":
-                origin = "" if n.detail.get("created_by_job") else f" [dim](ingested from {n.detail.get('source')})[/]"
-                return f"[green]asset[/] {n.id} {n.label}{origin}"
+                source = escape(safe(n.detail.get("source")))
+                origin = "" if n.detail.get("created_by_job") else f" [dim](ingested from {source})[/]"
+                return f"[green]asset[/] {n.id} {name}{origin}"
             if n.kind == "dataset":
                 more = n.detail["items"] - n.detail["shown_members"]
-                return f"[magenta]dataset[/] {n.id} {n.label} ({n.detail['items']} items" + (
+                return f"[magenta]dataset[/] {n.id} {name} ({n.detail['items']} items" + (
                     f", {more} not shown)" if more > 0 else ")")
-            return f"[yellow]model[/] {n.id} {n.label}"
+            return f"[yellow]model[/] {n.id} {name}"
 
         def add(tree: Tree, node_id: str, seen: set[str]) -> None:
             for parent in g.nodes[node_id].parents:
@@ -98,16 +129,19 @@ def register(app: typer.Typer) -> None:
             emit_json(v.to_dict())
         else:
             rec = v.record or {}
-            console.print(f"file     {v.path}\nsha256   {v.sha256}")
+            # The record is read from the file: everything in it is untrusted text.
+            lines = [f"file     {v.path}", f"sha256   {v.sha256}"]
             if rec:
-                console.print(f"asset    {rec.get('asset_id')}\njob      {rec.get('job_id')} ({rec.get('task')}, "
-                              f"seed {rec.get('seed')})\nsource   {rec.get('digital_source_type') or '-'}\n"
-                              f"inputs   {', '.join(i['id'] for i in rec.get('inputs', [])) or '-'}\n"
-                              f"code     {rec.get('code_version')}")
-            for n in v.notes:
-                console.print(f"note     {n}")
+                lines += [f"asset    {rec.get('asset_id')}",
+                          f"job      {rec.get('job_id')} ({rec.get('task')}, seed {rec.get('seed')})",
+                          f"source   {rec.get('digital_source_type') or '-'}",
+                          f"inputs   {', '.join(_input_ids(rec.get('inputs'))) or '-'}",
+                          f"code     {rec.get('code_version')}"]
+            lines += [f"note     {n}" for n in v.notes]
+            for line in lines:
+                console.print(safe(line), markup=False, highlight=False)
             for p in v.problems:
-                err_console.print(f"[red]problem[/]  {p}")
+                err_console.print("[red]problem[/]  ", cell(p), sep="")
             console.print("[green]verified[/]" if v.verified else "[red]not verified[/]")
         if not v.verified:
             raise typer.Exit(1)

@@ -5,9 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from reelforge.cli.common import console, emit_json, exit_for, follow, job_summary, state, studio
+from reelforge.cli.common import (
+    cell,
+    console,
+    emit_json,
+    exit_for,
+    follow,
+    job_summary,
+    new_table,
+    safe,
+    state,
+    studio,
+)
 
 script_app = typer.Typer(help="Screenplay intelligence.", no_args_is_help=True)
 
@@ -50,10 +60,10 @@ def analyze(
     if state.json_output:
         emit_json(result)
         return
-    console.print(f"report:   {_where(result['report'])}")
-    console.print(f"analysis: {_where(result['analysis'])}")
-    console.print(f"most central: {result.get('most_central')}; conflicts: {result.get('conflicts')}; "
-                  f"turning points at scenes {result.get('turning_points')}")
+    console.print(safe(f"report:   {_where(result['report'])}"), markup=False, highlight=False)
+    console.print(safe(f"analysis: {_where(result['analysis'])}"), markup=False, highlight=False)
+    console.print(safe(f"most central: {result.get('most_central')}; conflicts: {result.get('conflicts')}; "
+                       f"turning points at scenes {result.get('turning_points')}"), markup=False)
 
 
 @script_app.command("breakdown")
@@ -69,7 +79,7 @@ def breakdown(
         return
     console.print(f"{result['scenes']} scenes, {result['pages']} pages")
     for key in ("stripboard_html", "stripboard_csv", "breakdown"):
-        console.print(f"{key:16} {_where(result[key])}")
+        console.print(safe(f"{key:16} {_where(result[key])}"), markup=False, highlight=False)
 
 
 @script_app.command("search")
@@ -80,26 +90,24 @@ def search(
     project: str | None = typer.Option(None, "--project", "-P"),
 ) -> None:
     """Semantic search over scenes and lines of every screenplay in the studio."""
-    from reelforge.tasks.script import search as do_search
-
-    hits = do_search(studio(), query, k=k, kind=kind, project=project)
+    hits = studio().search.query(query, k=k, kind=kind, project=project)
     if state.json_output:
         emit_json(hits)
         return
-    table = Table("score", "screenplay", "where", "text")
+    table = new_table("score", "screenplay", "where", "text")
     for h in hits:
         meta = h["meta"]
         where = meta.get("heading", "")
         if meta.get("kind") == "line":
             where = f"{meta.get('character')} (line {meta.get('line')})"
-        table.add_row(f"{h['score']:.3f}", str(meta.get("name", "")), where, h["text"][:120])
+        table.add_row(f"{h['score']:.3f}", cell(meta.get("name", "")), cell(where), cell(h["text"][:120]))
     console.print(table)
 
 
 @script_app.command("convert")
 def convert(src: Path, dst: Path) -> None:
     """Convert between Fountain, FDX and the screenplay model as JSON (by DST's extension)."""
-    from reelforge.tasks.script import convert_file
+    from reelforge.script.formats import convert_file
 
     out = convert_file(src, dst)
-    console.print(f"wrote {out}")
+    console.print(safe(f"wrote {out}"), markup=False, highlight=False)

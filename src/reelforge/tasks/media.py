@@ -43,7 +43,7 @@ def proxy(ctx: TaskContext, p: ProxyParams) -> None:
         video_proxy(
             src.path, dst, height=p.height - p.height % 2, crf=p.crf,
             progress=lambda d, t, m: ctx.progress(d, t, m or "encoding H.264"),
-            should_stop=lambda: ctx.cancelled,
+            should_stop=ctx.should_stop,
         )
         ctx.check_cancelled()
         out = ctx.save_asset(dst, f"proxies/{stem}.mp4", tags=["proxy"], meta={"proxy_of": src.id})
@@ -56,10 +56,10 @@ class ContactSheetParams(Params):
     dataset: str | None = Field(None, description="dataset (NAME, NAME@N or id) to lay out")
     assets: list[str] = Field(default_factory=list, description="or: explicit image/video assets")
     split: str | None = Field(None, description="only this split of the dataset")
-    columns: int | None = Field(None, ge=1, le=64)
+    columns: int | None = Field(None, ge=1, le=64, description="columns of the grid (None: about square)")
     cell: int = Field(160, ge=32, le=1024, description="cell size in pixels")
-    max_items: int = Field(400, ge=1, le=5000)
-    title: str | None = None
+    max_items: int = Field(400, ge=1, le=5000, description="at most this many items on the sheet")
+    title: str | None = Field(None, description="title printed above the grid")
     label: str = Field("auto", description="auto (dataset label, else name), name, label or none")
 
     @model_validator(mode="after")
@@ -101,7 +101,7 @@ def contact_sheet(ctx: TaskContext, p: ContactSheetParams) -> None:
     if len(entries) > p.max_items:
         ctx.log(f"showing the first {p.max_items} of {len(entries)} items")
         entries = entries[: p.max_items]
-    limits = ctx.studio.settings.limits
+    limits = ctx.limits
     cells = []
     import io
 
@@ -126,21 +126,7 @@ def contact_sheet(ctx: TaskContext, p: ContactSheetParams) -> None:
 class FingerprintParams(Params):
     dataset: str = Field(description="dataset whose images to fingerprint")
     threshold: int = Field(6, ge=0, le=32, description="max Hamming distance of near-duplicates")
-    checkpoint_every: int = Field(25, ge=1, le=100_000)
-
-
-def dhash(path: Path, limits: object) -> int:
-    """64-bit difference hash: robust to scaling and recompression, sensitive to content."""
-    from reelforge.media import load_image
-
-    img = load_image(path, limits, mode="L")  # type: ignore[arg-type]
-    import numpy as np
-
-    px = np.asarray(img.resize((9, 8), resample=3), dtype=np.int16)  # bicubic, 8 rows x 9 cols
-    bits = 0
-    for b in (px[:, :-1] > px[:, 1:]).ravel():
-        bits = (bits << 1) | int(b)
-    return bits
+    checkpoint_every: int = Field(25, ge=1, le=100_000, description="save progress every this many images")
 
 
 @task(
@@ -153,6 +139,8 @@ def dhash(path: Path, limits: object) -> int:
     description="Perceptual hashes of a dataset's images and groups of near-duplicates (resumable)",
 )
 def fingerprint(ctx: TaskContext, p: FingerprintParams) -> None:
+    from reelforge.media import dhash, near_duplicate_groups
+
     ds = ctx.dataset(p.dataset)
     items = [it for it in ds.items if it.asset.kind == "image"]
     if not items:
@@ -165,29 +153,11 @@ def fingerprint(ctx: TaskContext, p: FingerprintParams) -> None:
     for i in range(start, len(items)):
         ctx.check_cancelled()
         it = items[i]
-        hashes[it.asset.id] = f"{dhash(it.path, ctx.studio.settings.limits):016x}"
+        hashes[it.asset.id] = f"{dhash(it.path, ctx.limits):016x}"
         ctx.progress(i + 1, len(items), it.asset.name)
         if (i + 1) % p.checkpoint_every == 0 and i + 1 < len(items):
             ctx.checkpoint({"done": i + 1, "hashes": hashes})
-    # Union near-duplicates (single linkage over Hamming distance).
-    ids = sorted(hashes)
-    parent = {i: i for i in ids}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    values = {i: int(hashes[i], 16) for i in ids}
-    for a_i, a in enumerate(ids):
-        for b in ids[a_i + 1 :]:
-            if (values[a] ^ values[b]).bit_count() <= p.threshold:
-                parent[find(a)] = find(b)
-    groups: dict[str, list[str]] = {}
-    for i in ids:
-        groups.setdefault(find(i), []).append(i)
-    dupes = sorted((sorted(g) for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+    dupes = near_duplicate_groups({k: int(v, 16) for k, v in hashes.items()}, p.threshold)
     report = {"dataset": ds.id, "hashes": hashes, "near_duplicate_groups": dupes, "threshold": p.threshold}
     out = ctx.save_asset(json.dumps(report, indent=2, sort_keys=True).encode(), f"reports/{ds.version.ref}.fingerprints.json",
                          tags=["fingerprints"], meta={"dataset": ds.id, "groups": len(dupes)})
@@ -197,8 +167,8 @@ def fingerprint(ctx: TaskContext, p: FingerprintParams) -> None:
 class BatchProxyParams(Params):
     dataset: str | None = Field(None, description="make proxies of every image/video in this dataset")
     assets: list[str] = Field(default_factory=list, description="or: of these assets")
-    max_side: int = Field(1280, ge=64, le=8192)
-    height: int = Field(360, ge=64, le=2160)
+    max_side: int = Field(1280, ge=64, le=8192, description="image proxies: longest side in pixels")
+    height: int = Field(360, ge=64, le=2160, description="video proxies: frame height (even)")
     workers: int | None = Field(None, ge=1, le=64, description="processes (default: worker_concurrency)")
 
     @model_validator(mode="after")
@@ -237,7 +207,7 @@ def proxies(ctx: TaskContext, p: BatchProxyParams) -> None:
     sources = [(a, path) for a, path in sources if a.kind in ("image", "video")]
     if not sources:
         raise InvalidInput("no image or video assets to make proxies of")
-    limits = ctx.studio.settings.limits.to_dict()
+    limits = ctx.limits.to_dict()
     jobs = [
         (a.kind, str(path), str(ctx.workdir / f"{i:05d}{'.jpg' if a.kind == 'image' else '.mp4'}"),
          p.max_side, p.height, limits)
