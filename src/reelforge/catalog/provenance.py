@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from reelforge.db.engine import session_scope
 from reelforge.db.models import AssetRow, JobRow
-from reelforge.errors import InvalidInput
+from reelforge.errors import InvalidInput, LimitExceeded, ReelforgeError
 
 if TYPE_CHECKING:
     from PIL import Image
 
+    from reelforge.media.limits import MediaLimits
     from reelforge.studio import Studio
 
 SCHEMA = "reelforge.provenance/1"
@@ -35,7 +36,9 @@ def pixel_sha256(img: Image.Image) -> str:
     """Hash of decoded RGBA pixels + size: survives lossless re-encoding, catches pixel edits."""
     rgba = img.convert("RGBA")
     h = hashlib.sha256(f"{rgba.width}x{rgba.height}:".encode())
-    h.update(rgba.tobytes())
+    # Row bands, not one tobytes(): the same bytes in order without a second full-size copy.
+    for top in range(0, rgba.height, 512):
+        h.update(rgba.crop((0, top, rgba.width, min(rgba.height, top + 512))).tobytes())
     return h.hexdigest()
 
 
@@ -74,12 +77,16 @@ def write_png(img: Image.Image, dst: Path, record: dict[str, Any], source_type: 
     return record
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    from reelforge.media import read_png_text
+def read_record(path: Path, limits: MediaLimits | None = None) -> dict[str, Any] | None:
+    """The embedded record, or None (not a PNG, no or unreadable record). A PNG over ``limits``
+    (checked from its header) raises LimitExceeded: such a file is refused, not read."""
+    from reelforge.media import MediaLimits, read_png_text
 
     try:
-        text = read_png_text(path)
-    except Exception:
+        text = read_png_text(path, limits or MediaLimits())
+    except LimitExceeded:
+        raise
+    except (ReelforgeError, OSError):
         return None
     raw = text.get(TEXT_KEY)
     if not raw:
@@ -113,15 +120,20 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify(studio: Studio, path: str | Path) -> Verification:
-    """Check a file's embedded record against the catalog (by content hash, then by pixels)."""
-    from PIL import Image, UnidentifiedImageError
+def verify(studio: Studio, path: str | Path, limits: MediaLimits | None = None) -> Verification:
+    """Check a file's embedded record against the catalog (by content hash, then by pixels).
+
+    ``limits`` (default: the studio's) are checked from the PNG header before any pixel is decoded;
+    a file over them raises LimitExceeded.
+    """
+    from reelforge.media.images import decoding, open_image
 
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"{path}: no such file")
     sha = file_sha256(path)
-    record = read_record(path)
+    limits = limits or studio.settings.limits
+    record = read_record(path, limits)
     v = Verification(str(path), sha, record)
     with session_scope(studio.ReadSession) as s:
         asset = s.scalar(select(AssetRow).where(AssetRow.sha256 == sha).order_by(AssetRow.id))
@@ -134,10 +146,13 @@ def verify(studio: Studio, path: str | Path) -> Verification:
         if record.get("schema") != SCHEMA:
             v.problems.append(f"unknown provenance schema {record.get('schema')!r}")
         try:
-            with Image.open(path) as img:
+            # Header checked against the limits first; decoder errors become MediaError.
+            with open_image(path, limits) as img, decoding(path.name):
                 if record.get("pixel_sha256") and pixel_sha256(img) != record["pixel_sha256"]:
                     v.problems.append("pixels differ from the ones the record was made for (edited?)")
-        except (UnidentifiedImageError, OSError):
+        except LimitExceeded:
+            raise
+        except (ReelforgeError, OSError):
             v.problems.append("file does not decode as an image")
         if asset is None:
             named = s.get(AssetRow, record.get("asset_id") or "")

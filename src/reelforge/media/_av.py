@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import av
 from av.container import InputContainer
 
 from reelforge.errors import LimitExceeded, MediaError
-from reelforge.media.limits import MediaLimits
+from reelforge.media.limits import MediaLimits, check_pixel_rate
 
 # What PyAV/FFmpeg raise on hostile input (InvalidDataError is both FFmpegError and ValueError).
 AV_ERRORS: tuple[type[BaseException], ...] = (av.FFmpegError, OSError, ValueError, EOFError, RuntimeError)
@@ -83,7 +84,7 @@ def channel_count(stream: av.AudioStream) -> int:
 def check_video_header(
     stream: av.VideoStream, container: InputContainer, name: str, limits: MediaLimits
 ) -> tuple[int, int, float | None]:
-    """Dimensions and declared duration within limits, before anything is decoded."""
+    """Dimensions, declared duration and pixel rate within limits, before anything is decoded."""
     if stream.codec_context is None:
         raise MediaError(f"{name}: unsupported video codec")
     width, height = stream.codec_context.width, stream.codec_context.height
@@ -99,7 +100,18 @@ def check_video_header(
         raise LimitExceeded(
             f"{name}: video lasts {duration:.0f} s, over the limit of {limits.max_video_seconds:.0f} s"
         )
+    check_pixel_rate(name, width, height, frame_rate(stream), limits)
     return width, height, duration
+
+
+def limit_frame_threads(stream: av.VideoStream, width: int, height: int) -> None:
+    """Frame threading keeps one frame in flight per thread: cap the threads for very large frames.
+
+    An 8192² stream on 16 cores would otherwise hold ~17 frames of 100 MB each.
+    """
+    frame_bytes = width * height * 3 // 2  # yuv420p; other formats are within 2x of it
+    if frame_bytes > 16 << 20:
+        stream.codec_context.thread_count = max(1, min(os.cpu_count() or 1, (256 << 20) // frame_bytes))
 
 
 def check_audio_header(

@@ -58,6 +58,41 @@ def check_image_size(size: tuple[int, int], name: str, limits: MediaLimits) -> N
         )
 
 
+def png_header(path: Path, name: str) -> tuple[int, int, int]:
+    """(width, height, frames) of a PNG from its IHDR and acTL chunks, read before Pillow opens it.
+
+    Opening an APNG makes Pillow allocate a full canvas for the first frame's disposal, before any
+    size check of ours could run, so PNG sizes are checked from these bytes instead.
+    """
+    width = height = 0
+    frames = 1
+    with open(path, "rb") as f:
+        if f.read(8) != PNG_SIGNATURE:
+            raise MediaError(f"{name}: not a PNG file")
+        for index in range(64):  # acTL precedes the image data; a handful of chunks come first
+            header = f.read(8)
+            if len(header) < 8:
+                raise MediaError(f"{name}: truncated PNG header")
+            length, ctype = struct.unpack(">I4s", header)
+            if index == 0 and (ctype != b"IHDR" or length != 13):
+                raise MediaError(f"{name}: corrupt PNG (no IHDR chunk first)")
+            if ctype in (b"IDAT", b"IEND"):
+                break
+            if ctype in (b"IHDR", b"acTL"):
+                data = f.read(8)
+                if len(data) < 8:
+                    raise MediaError(f"{name}: truncated PNG header")
+                first, second = struct.unpack(">II", data)
+                if ctype == b"IHDR":
+                    width, height = first, second
+                else:
+                    frames = max(1, first)
+                f.seek(length - 8 + 4, io.SEEK_CUR)
+            else:
+                f.seek(length + 4, io.SEEK_CUR)
+    return width, height, frames
+
+
 @contextlib.contextmanager
 def decoding(name: str) -> Iterator[None]:
     """Translate whatever a decoder raises on hostile input into MediaError / LimitExceeded."""
@@ -90,6 +125,8 @@ def open_image(
     """Open lazily (header only) with the decoder matching the sniffed type, and check its size."""
     path = Path(path)
     sniffed = sniffed or _image_sniffed(path, limits)
+    if sniffed.format == "png":
+        check_image_size(png_header(path, path.name)[:2], path.name, limits)
     # Pillow warns (DecompressionBombWarning) from Image.open when an image exceeds its global
     # MAX_IMAGE_PIXELS. Our own check below is the one that decides, so the warning is captured
     # here instead of leaking; the lock keeps concurrent catch_warnings blocks from corrupting the
@@ -292,12 +329,21 @@ def _inflate(data: bytes, limit: int, name: str) -> bytes:
 
 
 def _png_text_chunks(path: Path, limits: MediaLimits) -> Iterator[tuple[str, str]]:
-    """Parse tEXt/zTXt/iTXt chunks directly, skipping image data: no pixel is decoded."""
+    """Parse tEXt/zTXt/iTXt chunks directly, skipping image data: no pixel is decoded.
+
+    The IHDR's size is still checked against ``limits``: a file over them is refused by every
+    reader alike, and whoever reads the text next (provenance) would decode the pixels.
+    """
     name = path.name
     budget = limits.max_text_bytes
     with open(path, "rb") as f:
         if f.read(8) != PNG_SIGNATURE:
             raise MediaError(f"{name}: not a PNG file")
+        ihdr = f.read(8 + 13)
+        if len(ihdr) < 21 or ihdr[:8] != b"\x00\x00\x00\x0dIHDR":
+            raise MediaError(f"{name}: corrupt PNG (no IHDR chunk first)")
+        check_image_size(struct.unpack(">II", ihdr[8:16]), name, limits)
+        f.seek(4, io.SEEK_CUR)  # IHDR's CRC
         while True:
             header = f.read(8)
             if len(header) < 8:

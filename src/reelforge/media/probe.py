@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import numpy as np
 from av.container import InputContainer
 from PIL import Image, ImageOps
 
@@ -33,20 +34,31 @@ from reelforge.media._av import (
     decode,
     describe,
     frame_rate,
+    limit_frame_threads,
     open_input,
     video_stream,
 )
+from reelforge.media._jpeg import read_layout as read_jpeg_layout
 from reelforge.media.images import (
     check_image_size,
     convert_mode,
     decoding,
     jpeg_bytes,
     open_image,
+    png_header,
     thumbnail_bytes,
 )
 from reelforge.media.info import MediaInfo
-from reelforge.media.limits import MediaLimits
-from reelforge.media.sniff import HEAD_BYTES, Sniffed, is_fdx, sniff, text_problem
+from reelforge.media.limits import DecodeBudget, MediaLimits, check_pixel_rate
+from reelforge.media.sniff import (
+    HEAD_BYTES,
+    Sniffed,
+    is_fdx,
+    name_mismatch,
+    screenplay_encoding,
+    sniff,
+    text_problem,
+)
 
 __all__ = ["MediaInfo", "probe", "probe_with_thumbnail"]
 
@@ -65,10 +77,20 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
     sniffed = sniff(path, limits)
     size = path.stat().st_size
     if sniffed.kind == "image":
-        return _probe_image(path, sniffed, size, limits)
-    if sniffed.kind in ("video", "audio"):
-        return _probe_av(path, sniffed, size, limits)
-    return _probe_text(path, sniffed, size, limits)
+        info = _probe_image(path, sniffed, size, limits)
+    elif sniffed.kind in ("video", "audio"):
+        info = _probe_av(path, sniffed, size, limits)
+    else:
+        info = _probe_text(path, sniffed, size, limits)
+    return _note_name(path, sniffed, info)
+
+
+def _note_name(path: Path, sniffed: Sniffed, info: MediaInfo) -> MediaInfo:
+    """Note an extension that promises another type than the content (which decides the kind)."""
+    note = name_mismatch(path, sniffed)
+    if note is not None:
+        info.extra["name_mismatch"] = note
+    return info
 
 
 # ---------------------------------------------------------------------------------------------- images
@@ -86,47 +108,96 @@ def probe_with_thumbnail(
     path = Path(path)
     sniffed = sniff(path, limits)
     nbytes = path.stat().st_size
+    info: MediaInfo
+    thumb: bytes | None = None
     if sniffed.kind == "image":
         holder: list[Image.Image] = []
         info = _probe_image(path, sniffed, nbytes, limits, keep_first=holder if sniffed.format != "jpeg" else None)
         if holder:
             first = convert_mode(ImageOps.exif_transpose(holder[0]), "RGB")
             first.thumbnail((size, size), Image.Resampling.LANCZOS)
-            return info, jpeg_bytes(first)
-        return info, thumbnail_bytes(path, size, limits)
-    if sniffed.kind == "video":
+            thumb = jpeg_bytes(first)
+        else:
+            thumb = thumbnail_bytes(path, size, limits)
+    elif sniffed.kind == "video":
         from reelforge.media.video import poster_frame_bytes  # video.py builds on this module
 
         info = _probe_av(path, sniffed, nbytes, limits)
-        return info, poster_frame_bytes(path, size, limits)
-    if sniffed.kind == "audio":
-        return _probe_av(path, sniffed, nbytes, limits), None
-    return _probe_text(path, sniffed, nbytes, limits), None
+        thumb = poster_frame_bytes(path, size, limits)
+    elif sniffed.kind == "audio":
+        info = _probe_av(path, sniffed, nbytes, limits)
+    else:
+        info = _probe_text(path, sniffed, nbytes, limits)
+    return _note_name(path, sniffed, info), thumb
+
+
+def _planned_pixels(im: Image.Image, sniffed: Sniffed, n_frames: int, name: str, limits: MediaLimits) -> int:
+    """Pixels that decoding every frame will produce, known before any frame is decoded.
+
+    GIF, APNG and WebP composite every frame onto the full canvas, so each costs the canvas size
+    however small its own rectangle is. TIFF pages have sizes of their own: walking the page
+    directories reads no image data.
+    """
+    width, height = im.size
+    if n_frames == 1 or sniffed.format != "tiff":
+        return n_frames * width * height
+    total = 0
+    for index in range(n_frames):
+        im.seek(index)
+        check_image_size(im.size, name, limits)
+        total += im.size[0] * im.size[1]
+    im.seek(0)
+    return total
+
+
+def _frames_of(n_frames: int, width: int, height: int) -> str:
+    return f"{n_frames} frames of {width}x{height}" if n_frames > 1 else f"{width}x{height}"
+
+
+def _check_frame_count(n_frames: int, name: str, limits: MediaLimits) -> None:
+    if n_frames > limits.max_image_frames:
+        raise LimitExceeded(f"{name}: image has {n_frames} frames, over the limit of {limits.max_image_frames}")
 
 
 def _probe_image(
     path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, keep_first: list[Image.Image] | None = None
 ) -> MediaInfo:
     name = path.name
+    budget = DecodeBudget(name, limits)
+    layout = read_jpeg_layout(path, name) if sniffed.format == "jpeg" else None
+    if sniffed.format == "png":
+        # Before Pillow opens it: opening an APNG already allocates a full canvas.
+        width, height, n_frames = png_header(path, name)
+        check_image_size((width, height), name, limits)
+        _check_frame_count(n_frames, name, limits)
+        budget.reserve(n_frames * width * height, _frames_of(n_frames, width, height))
     with open_image(path, limits, sniffed) as im, decoding(name):
         width, height = im.size
         mode = im.mode
         has_alpha = mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-        orientation = im.getexif().get(0x0112)
         n_frames = int(getattr(im, "n_frames", 1) or 1)
-        if n_frames > limits.max_image_frames:
-            raise LimitExceeded(
-                f"{name}: image has {n_frames} frames, over the limit of {limits.max_image_frames}"
-            )
+        _check_frame_count(n_frames, name, limits)
+        if layout is not None:  # progressive scans are passes of their own; MPO adds whole frames
+            planned = layout.decode_pixels() + (n_frames - 1) * width * height
+            budget.reserve(planned, f"{len(layout.scans)} scans of {width}x{height}")
+        elif sniffed.format != "png":
+            planned = _planned_pixels(im, sniffed, n_frames, name, limits)
+            budget.reserve(planned, _frames_of(n_frames, width, height))  # before any frame is decoded
+        # Only now: for a PNG, getexif() decodes the first frame to reach chunks after the pixels.
+        orientation = im.getexif().get(0x0112)
         total_ms = 0.0
         for index in range(n_frames):
             if index:
+                budget.check_time()
                 im.seek(index)
                 check_image_size(im.size, name, limits)
             im.load()
+            if index == 0 and layout is not None:
+                _check_jpeg_end(path, im, name)
             if index == 0 and keep_first is not None:
                 keep_first.append(im.copy())
             total_ms += float(im.info.get("duration", 0) or 0)
+        budget.check_time()
     info = MediaInfo(
         kind="image",
         format=sniffed.format,
@@ -146,6 +217,27 @@ def _probe_image(
     return info
 
 
+def _check_jpeg_end(path: Path, im: Image.Image, name: str) -> None:
+    """Refuse a JPEG whose scan data stops before the picture does (libjpeg only warns).
+
+    libjpeg fills the blocks it had no data for with zero coefficients, i.e. mid-grey 128 in every
+    channel, so a file that ended early always has a grey last block. Only then is the file decoded
+    again by FFmpeg, which reports the early end as an error.
+    """
+    corner = np.asarray(im.crop((max(0, im.width - 8), max(0, im.height - 8), im.width, im.height)))
+    grey = (corner == 128).all() or (im.mode == "CMYK" and (corner == 127).all())  # Adobe CMYK is inverted
+    if corner.size == 0 or not grey:
+        return
+    ctx = av.CodecContext.create("mjpeg", "r")
+    ctx.options = {"err_detect": "explode+careful+bitstream+buffer", "lowres": "3"}
+    try:
+        frames = ctx.decode(av.Packet(path.read_bytes())) + ctx.decode(None)
+    except AV_ERRORS:
+        frames = []
+    if not frames:
+        raise MediaError(f"{name}: truncated JPEG: the image data ends before the picture does")
+
+
 # --------------------------------------------------------------------------------------- video/audio
 
 
@@ -155,6 +247,8 @@ class _Scan:
     start: dict[int, float] = field(default_factory=dict)
     end: dict[int, float] = field(default_factory=dict)
     last_key_pts: int | None = None
+    # Packets of the primary stream from its last keyframe on: what decoding the tail will cost.
+    tail_packets: int = 0
     head_frames: int = 0
 
     def extent(self, index: int | None = None) -> float:
@@ -163,14 +257,53 @@ class _Scan:
         return max(spans, default=0.0)
 
 
-def _decode(packet: av.Packet | None, stream: av.stream.Stream, name: str) -> int:
-    return len(decode(stream, packet, name))
+class _Frames:
+    """Decodes packets of one stream and charges what comes out to the file's :class:`DecodeBudget`.
+
+    Video frames are charged at the size the header declared *before* decoding (so a long GOP is
+    refused up front by the caller's ``reserve``); a frame that comes out larger than declared
+    (a mid-stream resolution change) is charged the difference, and checked against the size limits.
+    """
+
+    def __init__(self, stream: av.stream.Stream, name: str, budget: DecodeBudget, limits: MediaLimits) -> None:
+        self.stream = stream
+        self.name = name
+        self.budget = budget
+        self.limits = limits
+        ctx = stream.codec_context
+        self.declared = ctx.width * ctx.height if stream.type == "video" else 0
+
+    def decode(self, packet: av.Packet | None) -> int:
+        self.budget.check_time()
+        frames = decode(self.stream, packet, self.name)
+        for frame in frames:
+            if self.stream.type != "video":
+                continue
+            if frame.width > self.limits.max_video_width or frame.height > self.limits.max_video_height:
+                raise LimitExceeded(
+                    f"{self.name}: a video frame is {frame.width}x{frame.height}, over the limit of "
+                    f"{self.limits.max_video_width}x{self.limits.max_video_height}"
+                )
+            extra = frame.width * frame.height - self.declared
+            if extra > 0:
+                self.budget.reserve(extra, "frames larger than the header declares")
+        return len(frames)
+
+
+def _gop(packets: int, stream: av.stream.Stream, so_far: bool = False) -> str:
+    size = f"{stream.codec_context.width}x{stream.codec_context.height}"
+    return f"a GOP of {'at least ' if so_far else ''}{packets} frames of {size}"
 
 
 def _demux_all(
-    container: InputContainer, primary: av.stream.Stream, name: str, max_seconds: float, fps: float | None
+    container: InputContainer,
+    primary: av.stream.Stream,
+    frames: _Frames,
+    max_seconds: float,
+    fps: float | None,
 ) -> _Scan:
     scan = _Scan()
+    name = frames.name
     frame_len = 1.0 / fps if fps else 0.0
     try:
         for packet in container.demux():
@@ -192,17 +325,28 @@ def _demux_all(
             if idx == primary.index:
                 if packet.is_keyframe and ts is not None:
                     scan.last_key_pts = ts
+                    scan.tail_packets = 0
+                scan.tail_packets += 1
+                if frames.declared:
+                    # Any GOP, not only the last one that validation decodes: a poster frame or a
+                    # seek lands anywhere, and decodes from the keyframe before it.
+                    frames.budget.check(
+                        scan.tail_packets * frames.declared, _gop(scan.tail_packets, primary, so_far=True)
+                    )
                 if not scan.head_frames:
-                    scan.head_frames = _decode(packet, primary, name)
+                    frames.budget.reserve(frames.declared, "the first frame")
+                    scan.head_frames = frames.decode(packet)
+                elif scan.packets[idx] % 256 == 0:
+                    frames.budget.check_time()
     except AV_ERRORS as err:
         raise MediaError(f"{name}: corrupt or truncated file ({describe(err)})") from None
     if not scan.head_frames and scan.packets.get(primary.index):
         # Decoders with delay (B-frames, frame threads) emit their frames on flush.
-        scan.head_frames = _decode(None, primary, name)
+        scan.head_frames = frames.decode(None)
     return scan
 
 
-def _decode_tail(container: InputContainer, primary: av.stream.Stream, scan: _Scan, name: str) -> int:
+def _decode_tail(container: InputContainer, primary: av.stream.Stream, scan: _Scan, frames: _Frames) -> int:
     """Seek to the last keyframe (video) or the last seconds (audio) and decode through to the end."""
     if primary.type == "video":
         target = scan.last_key_pts
@@ -213,34 +357,43 @@ def _decode_tail(container: InputContainer, primary: av.stream.Stream, scan: _Sc
             target = int(max(0.0, end - _TAIL_AUDIO_SECONDS) / primary.time_base)
     if target is None:
         return -1  # no keyframe flags / timestamps: caller falls back to decoding everything
+    if primary.type == "video":
+        # Refused here, from the packet count, before any of the GOP is decoded.
+        frames.budget.reserve(scan.tail_packets * frames.declared, _gop(scan.tail_packets, primary))
     try:
         container.seek(target, stream=primary, backward=True)
     except AV_ERRORS:
         return -1  # not seekable: caller falls back to decoding everything
-    frames = 0
+    count = 0
     try:
         for packet in container.demux(primary):
             if packet.size:
-                frames += _decode(packet, primary, name)
+                count += frames.decode(packet)
     except AV_ERRORS as err:
-        raise MediaError(f"{name}: corrupt or truncated file near the end ({describe(err)})") from None
-    return frames + _decode(None, primary, name)
+        raise MediaError(f"{frames.name}: corrupt or truncated file near the end ({describe(err)})") from None
+    return count + frames.decode(None)
 
 
-def _decode_everything(path: Path, kind: str, name: str) -> int:
+def _decode_everything(
+    path: Path, kind: str, name: str, packets: int, budget: DecodeBudget, limits: MediaLimits
+) -> int:
     with open_input(path) as container:
         stream = video_stream(container) if kind == "video" else audio_stream(container)
         if stream is None:
             raise MediaError(f"{name}: no {kind} stream")
-        frames = 0
+        frames = _Frames(stream, name, budget, limits)
+        if kind == "video":
+            budget.reserve(packets * frames.declared, f"{packets} frames, as the file cannot be seeked")
+            limit_frame_threads(stream, stream.codec_context.width, stream.codec_context.height)
+        count = 0
         try:
             for packet in container.demux(stream):
                 if packet.size:
-                    frames += _decode(packet, stream, name)
+                    count += frames.decode(packet)
         except AV_ERRORS as err:
             raise MediaError(f"{name}: corrupt or truncated file ({describe(err)})") from None
-        frames += _decode(None, stream, name)
-        return frames
+        count += frames.decode(None)
+        return count
 
 
 def _mp3_counts_frames(path: Path) -> bool:
@@ -272,6 +425,7 @@ def _check_riff_size(path: Path, fmt: str, size: int) -> None:
 
 def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
     name = path.name
+    budget = DecodeBudget(name, limits)
     if sniffed.format in ("wav", "aiff", "avi"):
         _check_riff_size(path, sniffed.format, size)
     with open_input(path) as container:
@@ -302,11 +456,18 @@ def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> M
             info.sample_rate, info.channels = rate, channels
             info.codec = astream.codec_context.name
         primary.codec_context.thread_type = "AUTO"
+        if vstream is not None and primary is vstream:
+            limit_frame_threads(vstream, info.width or 0, info.height or 0)
+        frames = _Frames(primary, name, budget, limits)
 
-        scan = _demux_all(container, primary, name, max_seconds, fps)
+        scan = _demux_all(container, primary, frames, max_seconds, fps)
         count = scan.packets.get(primary.index, 0)
         if count == 0:
             raise MediaError(f"{name}: the {primary.type} stream has no data")
+        if primary is vstream and count > 1 and scan.extent(primary.index) > 0:
+            # The header's frame rate can lie; the packets cannot. (count - 1: never an overestimate.)
+            measured = (count - 1) / scan.extent(primary.index)
+            check_pixel_rate(name, info.width or 0, info.height or 0, measured, limits)
         expected = primary.frames or 0
         tolerance = 0 if sniffed.format in _EXACT_COUNT_FORMATS else max(2, expected // 100)
         if expected and count < expected - tolerance:
@@ -324,10 +485,10 @@ def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> M
             )
         if scan.head_frames == 0:
             raise MediaError(f"{name}: no {primary.type} frame could be decoded")
-        tail = _decode_tail(container, primary, scan, name)
+        tail = _decode_tail(container, primary, scan, frames)
     # The container is closed: its streams must not be touched any more.
     if tail <= 0:  # not seekable, or the seek landed past the last keyframe: decode it all
-        tail = _decode_everything(path, sniffed.kind, name)
+        tail = _decode_everything(path, sniffed.kind, name, count, budget, limits)
     if tail == 0:
         raise MediaError(f"{name}: the end of the {sniffed.kind} stream cannot be decoded")
 
@@ -345,15 +506,24 @@ def _probe_text(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) ->
     name = path.name
     if size > limits.max_text_bytes:
         raise LimitExceeded(f"{name}: text is {size} bytes, over the limit of {limits.max_text_bytes}")
+    if sniffed.kind == "screenplay" and size > limits.max_screenplay_bytes:
+        raise LimitExceeded(
+            f"{name}: a screenplay of {size:,} bytes is over the max_screenplay_bytes limit of "
+            f"{limits.max_screenplay_bytes:,}"
+        )
     try:
         data = path.read_bytes()
     except OSError as err:
         raise MediaError(f"{name}: cannot read file ({err.strerror or err})") from None
     problem = text_problem(data, complete=True)
+    encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    if problem is not None and sniffed.kind == "screenplay":
+        # Screenplays may also be UTF-16 (with a BOM) or GB18030; reports and documents may not.
+        encoding = screenplay_encoding(data, complete=True) or ""
+        problem = None if encoding else problem
     if problem is not None:
         raise MediaError(f"{name} {problem}")
-    bom = data.startswith(b"\xef\xbb\xbf")
-    text = data.decode("utf-8-sig")
+    text = data.decode(encoding)
     lines = re.split(r"\r\n|\r|\n", text)
     if lines and lines[-1] == "":
         lines.pop()
@@ -362,7 +532,7 @@ def _probe_text(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) ->
         format=sniffed.format,
         mime=sniffed.mime,
         size_bytes=size,
-        text_encoding="utf-8-sig" if bom else "utf-8",
+        text_encoding=encoding,
         line_count=len(lines),
     )
     if sniffed.format == "fdx":

@@ -55,6 +55,54 @@ MIME_TYPES: dict[tuple[str, str], str] = {
 TEXT_EXTENSIONS = {".txt", ".text", ".fountain", ".spmd", ".fdx", ".md", ".xml"}
 FOUNTAIN_EXTENSIONS = {".fountain", ".spmd"}
 
+# Extensions that name a binary type: what the name promises, and which sniffed formats keep it.
+# Text content under one of these names is refused (it is not a screenplay); other binary content
+# is kept under the content's kind, with a note (see ``name_mismatch``).
+_ISO_BMFF = frozenset({"mp4", "mov", "m4a"})
+_MATROSKA = frozenset({"mkv", "webm"})
+BINARY_EXTENSIONS: dict[str, tuple[str, frozenset[str]]] = {
+    ".png": ("PNG image", frozenset({"png"})),
+    ".apng": ("PNG image", frozenset({"png"})),
+    ".jpg": ("JPEG image", frozenset({"jpeg"})),
+    ".jpeg": ("JPEG image", frozenset({"jpeg"})),
+    ".jpe": ("JPEG image", frozenset({"jpeg"})),
+    ".jfif": ("JPEG image", frozenset({"jpeg"})),
+    ".gif": ("GIF image", frozenset({"gif"})),
+    ".webp": ("WebP image", frozenset({"webp"})),
+    ".tif": ("TIFF image", frozenset({"tiff"})),
+    ".tiff": ("TIFF image", frozenset({"tiff"})),
+    ".bmp": ("BMP image", frozenset({"bmp"})),
+    ".avif": ("AVIF image", frozenset({"avif"})),
+    ".heic": ("HEIF image", frozenset()),
+    ".heif": ("HEIF image", frozenset()),
+    ".mp4": ("MP4 video", _ISO_BMFF),
+    ".m4v": ("MP4 video", _ISO_BMFF),
+    ".mov": ("QuickTime video", _ISO_BMFF),
+    ".m4a": ("MP4 audio", _ISO_BMFF),
+    ".mkv": ("Matroska video", _MATROSKA),
+    ".mka": ("Matroska audio", _MATROSKA),
+    ".webm": ("WebM video", _MATROSKA),
+    ".avi": ("AVI video", frozenset({"avi"})),
+    ".ts": ("MPEG-TS video", frozenset({"ts"})),
+    ".mts": ("MPEG-TS video", frozenset({"ts"})),
+    ".m2ts": ("MPEG-TS video", frozenset({"ts"})),
+    ".ogv": ("Ogg video", frozenset({"ogg"})),
+    ".ogg": ("Ogg audio", frozenset({"ogg"})),
+    ".oga": ("Ogg audio", frozenset({"ogg"})),
+    ".opus": ("Opus audio", frozenset({"ogg"})),
+    ".wav": ("WAV audio", frozenset({"wav"})),
+    ".aif": ("AIFF audio", frozenset({"aiff"})),
+    ".aiff": ("AIFF audio", frozenset({"aiff"})),
+    ".flac": ("FLAC audio", frozenset({"flac"})),
+    ".mp3": ("MP3 audio", frozenset({"mp3"})),
+    ".aac": ("AAC audio", frozenset({"aac"})),
+    ".pdf": ("PDF document", frozenset()),
+    ".doc": ("Word document", frozenset()),
+    ".docx": ("Word document", frozenset()),
+    ".odt": ("OpenDocument text", frozenset()),
+    ".zip": ("ZIP archive", frozenset()),
+}
+
 
 @dataclass(frozen=True)
 class Sniffed:
@@ -310,6 +358,37 @@ def text_problem(data: bytes, complete: bool) -> str | None:
     return None
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def screenplay_encoding(data: bytes, complete: bool) -> str | None:
+    """The encoding of screenplay text, or None when it is not text: UTF-8 (with or without a BOM),
+    UTF-16 with a BOM (Final Draft and Word exports), or GB18030 (common for Chinese scripts; only
+    when the text is largely CJK, so binary that happens to decode is not taken for a script)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        enc = "utf-16"
+    elif text_problem(data, complete) is None:
+        return "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    elif b"\x00" in data:
+        return None
+    else:
+        enc = "gb18030"
+    try:
+        text = codecs.getincrementaldecoder(enc)(errors="strict").decode(data, final=complete)
+    except UnicodeDecodeError:
+        return None
+    if not text or "\x00" in text:
+        return None
+    bad = sum(1 for c in text if not (c.isprintable() or c in "\t\n\r\f\v\ufeff"))
+    if bad > 0.05 * len(text):
+        return None
+    if enc == "gb18030":
+        visible = sum(1 for c in text if not c.isspace())
+        if len(_CJK.findall(text)) < 0.2 * max(visible, 1):
+            return None
+    return enc
+
+
 _XML_PROLOGUE = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
 
 
@@ -325,13 +404,36 @@ def is_fdx(head: bytes) -> bool:
     return re.match(r"\s*<FinalDraft[\s>/]", text[pos:]) is not None
 
 
+def describe_content(sniffed: Sniffed) -> str:
+    """"JPEG image", "MP4 video", "text": for messages."""
+    if sniffed.kind == "screenplay":
+        return "text"
+    return f"{sniffed.format.upper()} {sniffed.kind}"
+
+
+def name_mismatch(path: Path, sniffed: Sniffed) -> str | None:
+    """A note when the file's extension promises another binary type than its content (None if not).
+
+    Such a file is kept under its content's kind: the content decides, the name only misleads.
+    """
+    claimed = BINARY_EXTENSIONS.get(path.suffix.lower())
+    if claimed is None or sniffed.format in claimed[1]:
+        return None
+    return f"name says {claimed[0]} but the content is {describe_content(sniffed)}"
+
+
 def _sniff_text(path: Path, head: bytes, complete: bool) -> Sniffed:
     ext = path.suffix.lower()
     problem = text_problem(head, complete)
+    if problem is not None and screenplay_encoding(head, complete) is not None:
+        problem = None  # UTF-16 or GB18030 screenplay text
     if problem is not None:
         if ext in TEXT_EXTENSIONS:
             raise MediaError(f"{path.name} {problem}")
         raise MediaError(f"{path.name}: unsupported file type")
+    if ext in BINARY_EXTENSIONS:
+        # A text file called .png or .mp4 is a mistake or a disguise, never a screenplay.
+        raise MediaError(f"{path.name}: name says {BINARY_EXTENSIONS[ext][0]} but the content is text")
     if is_fdx(head):
         return _make("screenplay", "fdx")
     if ext == ".fdx":

@@ -26,13 +26,14 @@ from reelforge.media._av import (
     decode,
     describe,
     frame_rate,
+    limit_frame_threads,
     open_input,
     video_stream,
 )
 from reelforge.media._io import atomic_path
 from reelforge.media.images import jpeg_bytes
 from reelforge.media.info import MediaInfo
-from reelforge.media.limits import MediaLimits
+from reelforge.media.limits import DecodeBudget, MediaLimits
 from reelforge.media.probe import probe
 from reelforge.media.sniff import sniff
 
@@ -87,8 +88,9 @@ def _open_video(path: Path, limits: MediaLimits) -> tuple[InputContainer, av.Vid
         stream = video_stream(container)
         if stream is None:
             raise MediaError(f"{path.name}: no video stream")
-        _, _, duration = check_video_header(stream, container, path.name, limits)
+        width, height, duration = check_video_header(stream, container, path.name, limits)
         stream.codec_context.thread_type = "AUTO"
+        limit_frame_threads(stream, width, height)
     except BaseException:
         container.close()
         raise
@@ -104,14 +106,59 @@ def _display_size(stream: av.VideoStream) -> tuple[int, int]:
     return width, height
 
 
+class _FrameGuard:
+    """Limits checked on every decoded frame of a full decode (frame iterators, proxies).
+
+    Frame size; timestamp within ``max_video_seconds``; and pixels decoded so far within
+    ``max_pixels_per_second`` x (media time covered + 1 s), which stops a stream whose frames are far
+    denser than its header's rate or that changes to a bigger size mid-stream.
+    """
+
+    def __init__(self, name: str, limits: MediaLimits) -> None:
+        self.name = name
+        self.limits = limits
+        self.first_time: float | None = None
+        self.pixels = 0
+
+    def check(self, frame: av.VideoFrame) -> None:
+        limits, name = self.limits, self.name
+        if frame.width > limits.max_video_width or frame.height > limits.max_video_height:
+            raise LimitExceeded(
+                f"{name}: a video frame is {frame.width}x{frame.height}, over the limit of "
+                f"{limits.max_video_width}x{limits.max_video_height}"
+            )
+        if frame.time is not None and frame.time > limits.max_video_seconds:
+            raise LimitExceeded(f"{name}: video runs past the limit of {limits.max_video_seconds:.0f} s")
+        self.pixels += frame.width * frame.height
+        if frame.time is not None:
+            if self.first_time is None:
+                self.first_time = frame.time
+            covered = max(0.0, frame.time - self.first_time)
+            if self.pixels > limits.max_pixels_per_second * (covered + 1.0):
+                raise LimitExceeded(
+                    f"{name}: frames come faster than the max_pixels_per_second limit of "
+                    f"{limits.max_pixels_per_second:,}"
+                )
+
+
 def _decoded_frames(
-    container: InputContainer, stream: av.VideoStream, name: str, max_seconds: float
+    container: InputContainer,
+    stream: av.VideoStream,
+    name: str,
+    limits: MediaLimits,
+    budget: DecodeBudget | None = None,
 ) -> Iterator[av.VideoFrame]:
+    """Decoded frames, each checked by a :class:`_FrameGuard`; with ``budget`` (previews), the total
+    pixels and the decode wall time are bounded too."""
+    guard = _FrameGuard(name, limits)
     try:
         for packet in container.demux(stream):
+            if budget is not None:
+                budget.check_time()
             for frame in decode(stream, packet, name):
-                if frame.time is not None and frame.time > max_seconds:
-                    raise LimitExceeded(f"{name}: video runs past the limit of {max_seconds:.0f} s")
+                guard.check(frame)
+                if budget is not None:
+                    budget.reserve(frame.width * frame.height, "frames decoded for a preview")
                 yield frame
     except ReelforgeError:
         raise
@@ -134,9 +181,7 @@ def iter_frames(
         yielded = 0
         if max_frames == 0:
             return
-        for index, frame in enumerate(
-            _decoded_frames(container, stream, path.name, limits.max_video_seconds)
-        ):
+        for index, frame in enumerate(_decoded_frames(container, stream, path.name, limits)):
             if index % every_n:
                 continue
             yield frame.to_ndarray(format="rgb24")
@@ -150,6 +195,7 @@ def poster_frame(path: Path | str, limits: MediaLimits = MediaLimits(), at: floa
     path = Path(path)
     at = min(max(float(at), 0.0), 1.0)
     container, stream, duration = _open_video(path, limits)
+    budget = DecodeBudget(path.name, limits)  # a poster decodes from a keyframe: bound that GOP
     with container:
         chosen: av.VideoFrame | None = None
         start = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
@@ -159,13 +205,13 @@ def poster_frame(path: Path | str, limits: MediaLimits = MediaLimits(), at: floa
                 container.seek(int(target / stream.time_base), stream=stream, backward=True)
             except AV_ERRORS:
                 container.seek(0)
-        for frame in _decoded_frames(container, stream, path.name, limits.max_video_seconds):
+        for frame in _decoded_frames(container, stream, path.name, limits, budget):
             chosen = frame
             if frame.time is None or frame.time >= target - 1e-3:
                 break
         if chosen is None and target > start:  # seek landed past the end: take the first frame
             container.seek(0)
-            chosen = next(iter(_decoded_frames(container, stream, path.name, limits.max_video_seconds)), None)
+            chosen = next(iter(_decoded_frames(container, stream, path.name, limits, budget)), None)
         if chosen is None:
             raise MediaError(f"{path.name}: no video frame could be decoded")
         image = chosen.to_image()
@@ -224,6 +270,7 @@ def video_proxy(
             vout = _configure_video_stream(out, encoder, rate, out_w, out_h, crf)
             aout = _add_audio_stream(out, ain, name) if ain is not None else None
             streams = [vin] + ([ain] if aout is not None and ain is not None else [])
+            guard = _FrameGuard(name, limits)
             done = 0
             last_pts = -1
             first_time: float | None = None
@@ -237,8 +284,7 @@ def video_proxy(
                             frame.pts = None  # the encoder's resampler counts samples itself
                             out.mux(aout.encode(frame))
                             continue
-                        if frame.time is not None and frame.time > limits.max_video_seconds:
-                            raise LimitExceeded(f"{name}: video runs past {limits.max_video_seconds:.0f} s")
+                        guard.check(frame)
                         if should_stop is not None and should_stop():
                             raise Cancelled(f"{name}: video proxy cancelled")
                         if frame.time is not None and first_time is None:
