@@ -35,49 +35,8 @@ if TYPE_CHECKING:
     from reelforge.db.engine import Database
     from reelforge.storage.base import BlobStore, StagedBlob
 
+# "document": reports and interchange files (JSON, HTML, CSV, ...), see reelforge.media.probe_document.
 KINDS = ("image", "video", "audio", "screenplay", "document")
-# Reports and interchange files that tasks write (and users may add): validated as UTF-8 text.
-DOCUMENT_TYPES = {
-    ".json": "application/json", ".html": "text/html", ".csv": "text/csv", ".srt": "application/x-subrip",
-    ".vtt": "text/vtt", ".edl": "text/plain", ".otio": "application/json", ".md": "text/markdown",
-    ".fcpxml": "application/xml", ".xml": "application/xml",
-}
-
-
-@dataclass
-class DocumentInfo:
-    format: str
-    mime: str
-    size_bytes: int
-    line_count: int
-    kind: str = "document"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-def probe_document(path: Path, name: str, max_bytes: int) -> DocumentInfo:
-    suffix = Path(name).suffix.lower()
-    size = path.stat().st_size
-    if size == 0:
-        raise InvalidInput("empty file")
-    if size > max_bytes:
-        raise InvalidInput(f"document is larger than the limit of {max_bytes} bytes")
-    data = path.read_bytes()
-    if b"\x00" in data:
-        raise InvalidInput("binary data in a text document")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"document is not UTF-8 text (byte {exc.start})") from None
-    if suffix in (".json", ".otio"):
-        import json
-
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    return DocumentInfo(suffix[1:], DOCUMENT_TYPES[suffix], size, text.count("\n") + 1)
 Progress = Callable[[int, int, str], None]
 
 
@@ -138,12 +97,6 @@ class _Pending:
     thumb: bytes | None = None
     asset_id: str | None = None
     raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
-
-
-def _is_fdx(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(4096)
-    return b"<FinalDraft" in head
 
 
 def display_name(name: str) -> str:
@@ -308,7 +261,7 @@ class AssetService:
         return report
 
     def _stage(self, src: Path, raw_name: str) -> _Pending:
-        from reelforge.media import probe_with_thumbnail
+        from reelforge.media import is_document, probe_document, probe_with_thumbnail
 
         limits = self.settings.limits
         name = safe_name(display_name(raw_name))
@@ -316,8 +269,8 @@ class AssetService:
         try:
             # Probe the staged copy, not the source: what we validate is exactly what we keep.
             thumb = None
-            if Path(name).suffix.lower() in DOCUMENT_TYPES and not _is_fdx(staged.path):
-                info: Any = probe_document(staged.path, name, limits.max_text_bytes)
+            if is_document(staged.path, name):
+                info: Any = probe_document(staged.path, name, limits)
             else:
                 info, thumb = probe_with_thumbnail(staged.path, limits, 256)
         except ReelforgeError as exc:

@@ -20,18 +20,14 @@ SEARCH_INDEX_MODEL = "script-search-index"
 
 
 def make_embedder(kind: str) -> Any:
-    """``minilm`` (all-MiniLM-L6-v2 from a local package) or ``lexical`` (hashing, no model)."""
-    from reelforge.script.search import HashingEmbedder, MiniLMEmbedder
+    """``minilm`` (all-MiniLM-L6-v2 from a local package), ``lexical`` (hashing) or ``auto``."""
+    from reelforge.training import sentence_embedder
 
-    if kind == "minilm":
-        return MiniLMEmbedder()
-    if kind == "lexical":
-        return HashingEmbedder()
-    raise InvalidInput(f"unknown embedder {kind!r} (minilm or lexical)")
+    return sentence_embedder(kind)
 
 
 def default_embedder() -> str:
-    from reelforge.script.search import MiniLMEmbedder
+    from reelforge.training import MiniLMEmbedder
 
     return "minilm" if MiniLMEmbedder.available() else "lexical"
 
