@@ -389,7 +389,7 @@ def screenplay_encoding(data: bytes, complete: bool) -> str | None:
     return enc
 
 
-_XML_PROLOGUE = re.compile(r"\s*(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(\[.*?\])?\s*>)", re.DOTALL)
+_XML_PROLOGUE = re.compile(r"\s*+(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*+(\[.*?\])?\s*+>)", re.DOTALL)
 
 
 def is_fdx(head: bytes) -> bool:

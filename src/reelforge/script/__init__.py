@@ -1,5 +1,8 @@
 """Screenplay library: object model, Fountain/FDX/Chinese adapters, breakdown, analysis, reports.
 
+Files are read and written through the format registry in ``reelforge.script.formats``; breakdown
+and analysis check the size limits of ``reelforge.script.limits`` before they start.
+
 Light imports only here; ``reelforge.script.breakdown``, ``.analysis`` and ``.report`` are imported
 on first attribute access because they pull in networkx, scipy and the sentiment models. (The
 ``breakdown()`` function itself lives at ``reelforge.script.breakdown.breakdown``: the package
@@ -12,8 +15,20 @@ from typing import Any
 
 from .chinese import parse_chinese
 from .fdx import parse_fdx, write_fdx
+from .formats import (
+    ScreenplayFormat,
+    convert_file,
+    decode_text,
+    detect_format,
+    parse_any,
+    read_bytes,
+    read_file,
+    register_format,
+    write_file,
+)
 from .fountain import parse_fountain, write_fountain
-from .io import decode_text, detect_format, load_sample, parse_any, sample_path
+from .io import load_sample, sample_path
+from .limits import DEFAULT_LIMITS, ScriptLimits
 from .model import (
     DialogueLine,
     Element,
@@ -37,12 +52,16 @@ _LAZY = {
 }
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "DialogueLine",
     "Element",
     "InlineNote",
     "Scene",
+    "ScreenplayFormat",
     "Screenplay",
+    "ScriptLimits",
     "TitleField",
+    "convert_file",
     "decode_text",
     "detect_format",
     "emphasis_runs",
@@ -51,9 +70,13 @@ __all__ = [
     "parse_chinese",
     "parse_fdx",
     "parse_fountain",
+    "read_bytes",
+    "read_file",
+    "register_format",
     "sample_path",
     "strip_emphasis",
     "write_fdx",
+    "write_file",
     "write_fountain",
     *_LAZY,
 ]

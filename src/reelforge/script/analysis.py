@@ -4,7 +4,11 @@ Method notes (kept here because the numbers are only meaningful with them):
 
 * **Units.** Sentiment is scored per *unit*: each speech turn (``Screenplay.dialogue_lines()``) and each
   action paragraph. English uses VADER's compound score; ``language="zh"`` uses SnowNLP's positive
-  probability mapped to ``2p - 1``. Both lie in [-1, 1].
+  probability mapped to ``2p - 1``. Both lie in [-1, 1]. A unit longer than ``SENTIMENT_CHUNK_CHARS``
+  is scored in pieces of at most that length (cut at whitespace) and its score is the
+  length-weighted mean of theirs (VADER is quadratic in the words of one text).
+* **Limits.** ``analyze`` checks ``ScriptLimits`` (scenes, elements, text, speaking characters)
+  before any work and raises ``LimitExceeded`` for a screenplay over them.
 * **Scene sentiment** is the mean over a scene's units (0.0 for a scene with none).
 * **Arcs.** The script arc smooths scene sentiment over scene index with a Savitzky-Golay filter
   (polyorder 2, window = the odd number nearest n/3, at least 5) when there are at least 7 scenes,
@@ -40,9 +44,11 @@ import numpy as np
 from reelforge.errors import Cancelled, InvalidInput
 
 from .breakdown import Breakdown, breakdown
+from .limits import DEFAULT_LIMITS, ScriptLimits
 from .model import DialogueLine, Screenplay, strip_emphasis
 
 __all__ = [
+    "SENTIMENT_CHUNK_CHARS",
     "Analysis",
     "CharacterStats",
     "Conflict",
@@ -57,6 +63,9 @@ __all__ = [
 
 Embedder = Callable[[list[str]], Any]
 Progress = Callable[[int, int, str], None]
+
+#: Longest text handed to the sentiment model in one call (see the module notes).
+SENTIMENT_CHUNK_CHARS = 2_000
 
 
 @dataclass
@@ -293,6 +302,28 @@ def smooth(values: Sequence[float]) -> tuple[list[float], str]:
 # ---------------------------------------------------------------------------------------------------
 
 
+def _chunks(text: str, size: int) -> list[str]:
+    """Cut ``text`` into pieces of at most ``size`` characters, at the last whitespace when there is one."""
+    out: list[str] = []
+    start, n = 0, len(text)
+    while n - start > size:
+        cut = text.rfind(" ", start + 1, start + size + 1)
+        if cut <= start:
+            cut = start + size
+        out.append(text[start:cut])
+        start = cut
+    out.append(text[start:])
+    return [p for p in (piece.strip() for piece in out) if p]
+
+
+def _score_text(score: Callable[[str], float], text: str) -> float:
+    if len(text) <= SENTIMENT_CHUNK_CHARS:
+        return score(text)
+    pieces = _chunks(text, SENTIMENT_CHUNK_CHARS)
+    total = sum(len(p) for p in pieces)
+    return sum(score(p) * len(p) for p in pieces) / total if total else 0.0
+
+
 def _check_stop(should_stop: Callable[[], bool] | None) -> None:
     if should_stop is not None and should_stop():
         raise Cancelled("screenplay analysis cancelled")
@@ -321,7 +352,7 @@ def _units(
     for k, (si, line, kind, text, who) in enumerate(raw):
         if k % 50 == 0:
             _check_stop(should_stop)
-        units.append(Unit(si, line, kind, text, round(score(text), 4), who))
+        units.append(Unit(si, line, kind, text, round(_score_text(score, text), 4), who))
         if progress is not None and (k % step == 0 or k == total - 1):
             progress(k + 1, total, "scoring sentiment")
     return units
@@ -332,13 +363,21 @@ def _network(
 ) -> tuple[nx.Graph, dict[tuple[str, str], list[tuple[DialogueLine, DialogueLine]]]]:
     g = nx.Graph()
     g.add_nodes_from(names)
+    # Co-occurrence is counted in a plain dict first (the pairs are quadratic in a scene's cast, so
+    # each one should cost a dict update, not graph calls); edges are then added in first-seen order
+    # and orientation, which keeps the graph, and so its centralities, exactly as before.
+    co: dict[tuple[str, str], list[Any]] = {}
     for speakers in scene_speakers.values():
         for i, a in enumerate(speakers):
-            for b in speakers[i + 1 :]:
-                if g.has_edge(a, b):
-                    g[a][b]["cooccurrence"] += 1
+            for b in itertools.islice(speakers, i + 1, None):
+                key = (a, b) if a < b else (b, a)
+                rec = co.get(key)
+                if rec is None:
+                    co[key] = [a, b, 1]
                 else:
-                    g.add_edge(a, b, cooccurrence=1, exchanges=0, directed={})
+                    rec[2] += 1
+    for a, b, count in co.values():
+        g.add_edge(a, b, cooccurrence=count, exchanges=0, directed={})
     pairs: dict[tuple[str, str], list[tuple[DialogueLine, DialogueLine]]] = defaultdict(list)
     for prev, cur in itertools.pairwise(turns):
         if prev.scene_index != cur.scene_index or prev.character == cur.character:
@@ -432,14 +471,18 @@ def analyze(
     max_turning_points: int = 3,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    limits: ScriptLimits | None = None,
 ) -> Analysis:
     """Analyse a screenplay. ``embedder(texts) -> (n, d) array`` adds ``scene_shift`` (1 - cosine
-    similarity of each scene's text to the previous scene's), a topic-change signal."""
+    similarity of each scene's text to the previous scene's), a topic-change signal. ``limits``
+    (default ``DEFAULT_LIMITS``) is checked first: ``LimitExceeded`` for an oversized screenplay."""
     if not isinstance(sp, Screenplay):
         raise InvalidInput(f"analyze() needs a Screenplay, got {type(sp).__name__}")
+    limits = limits or DEFAULT_LIMITS
+    limits.check(sp, speakers=True)  # before loading models or doing any work
     model_name, score = sentiment_scorer(sp.language)
     scenes = sp.scenes()
-    bd = breakdown(sp)
+    bd = breakdown(sp, limits=limits)
     n_scenes = len(scenes)
     numbers = [s.number for s in scenes]
     headings = [s.heading_text for s in scenes]
@@ -563,9 +606,10 @@ def analyze(
     shift: list[float | None] | None = None
     if embedder is not None:
         _check_stop(should_stop)
-        texts = [
-            " ".join(u.text for u in units if u.scene_index == i) or headings[i] for i in range(n_scenes)
-        ]
+        scene_texts: dict[int, list[str]] = defaultdict(list)  # grouped once, not scenes x units
+        for u in units:
+            scene_texts[u.scene_index].append(u.text)
+        texts = [" ".join(scene_texts.get(i, ())) or headings[i] for i in range(n_scenes)]
         emb = np.asarray(embedder(texts), dtype=float)
         if emb.ndim != 2 or emb.shape[0] != n_scenes:
             raise InvalidInput(f"embedder returned shape {emb.shape}, expected ({n_scenes}, d)")

@@ -9,6 +9,8 @@ Column widths (characters): scene heading 61, action 61, character cue 38, dialo
 25 (dual dialogue: 28 / 28 / 20 per column), transition 61, centered 61, lyrics 35. One blank line
 before headings, action, cues, transitions and centered text; none inside a dialogue block. Notes,
 sections, synopses and boneyard are not printed. CJK characters count as two columns.
+
+Everything here is linear in the screenplay (a size check against ``ScriptLimits`` comes first).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
 import re
 from dataclasses import asdict, dataclass, field
@@ -23,6 +26,7 @@ from typing import Any
 
 from reelforge.errors import InvalidInput
 
+from .limits import DEFAULT_LIMITS, ScriptLimits
 from .model import Element, Scene, Screenplay, day_night, strip_emphasis
 
 __all__ = [
@@ -92,9 +96,10 @@ def layout_lines(text: str, width: int) -> int:
                 if cur:
                     lines += 1
                     cur = 0
-                while w > width:  # a word longer than the column is broken
-                    w -= width
-                    lines += 1
+                if w > width:  # a word longer than the column is broken
+                    extra = (w - 1) // width
+                    lines += extra
+                    w -= extra * width
                 cur = w
             space = 0
         total += lines
@@ -275,34 +280,94 @@ def _layout(sp: Screenplay) -> dict[int, int]:
     return starts
 
 
+# A name starts where a run of capitals and ' - . starts (after any leading ' - .), so a long run is
+# tried once, not from each of its letters; the age in parentheses holds no parenthesis, so a long
+# text full of "(" is not rescanned from each of them. Both kept the old regex quadratic (or worse).
 _AGE_INTRO = re.compile(
-    r"\b([A-Z][A-Z'\-.]+(?:\s+[A-Z][A-Z'\-.]+){0,2})\s*\((?:[^)]*\d[^)]*|LATE|EARLY|MID)[^)]*\)"
+    r"(?<![A-Z'\-.])['\-.]*\b([A-Z][A-Z'\-.]+(?:\s+[A-Z][A-Z'\-.]+){0,2})\s*"
+    r"\((?:[^()\d]*\d|LATE|EARLY|MID)[^()]*\)"
 )
+#: Names longer than this are not looked for in action text (no real character name is this long,
+#: and the search costs up to this many steps per candidate position).
+MAX_NAME_CHARS = 64
+_END = ""  # trie key that marks the end of a name (no character is the empty string)
 
 
-def _present_in_action(scene: Scene, known: list[str], zh: bool) -> list[str]:
+class _NameFinder:
+    """Which known names occur in a text, found in one pass over it (not one regex per name).
+
+    English needs a whole-word match, ``(?<![\\w'])NAME(?!\\w)``; Chinese a plain substring. Candidate
+    starts come from one regex; from each, a trie of the names is walked along the text.
+    """
+
+    def __init__(self, names: list[str], *, whole_words: bool) -> None:
+        self.order = {n: i for i, n in enumerate(names)}
+        self.whole_words = whole_words
+        self.trie: dict[str, Any] = {}
+        for name in names:
+            if not name or len(name) > MAX_NAME_CHARS:
+                continue
+            node = self.trie
+            for ch in name:
+                node = node.setdefault(ch, {})
+            node[_END] = name
+        firsts = "".join(re.escape(c) for c in sorted(k for k in self.trie if k))
+        prefix = r"(?<![\w'])" if whole_words else ""
+        self.starts = re.compile(f"{prefix}[{firsts}]") if firsts else None
+
+    def find(self, text: str) -> list[str]:
+        """Names present in ``text``, in the order they were given."""
+        found: set[str] = set()
+        if self.starts is None:
+            return []
+        n = len(text)
+        for m in self.starts.finditer(text):
+            node = self.trie
+            q = m.start()
+            while q < n:
+                node = node.get(text[q])
+                if node is None:
+                    break
+                q += 1
+                name = node.get(_END)
+                if name is not None and (not self.whole_words or q == n or not _is_word_char(text[q])):
+                    found.add(name)
+        return sorted(found, key=self.order.__getitem__)
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"  # exactly what the regex class \w means for str patterns
+
+
+def _present_in_action(
+    scene: Scene, finder: _NameFinder, by_words: dict[frozenset[str], tuple[int, str]], zh: bool
+) -> list[str]:
     """Characters shown in action: known names written in ALL CAPS, or ALL-CAPS introductions
-    with an age, e.g. ``MARGOT BELL (67)`` (mapped to the cue name ``MARGOT`` when it is one)."""
+    with an age, e.g. ``MARGOT BELL (67)`` (mapped to the cue name ``MARGOT`` when it is one).
+
+    ``by_words`` maps the word set of each known name to its first (position, name), so mapping an
+    introduction looks up the at most 7 subsets of its at most 3 words instead of every name.
+    """
     text = "\n".join(strip_emphasis(e.text) for e in scene.elements if e.type == "action")
     if not text:
         return []
-    found: list[str] = []
-    for name in known:
-        if zh:
-            hit = name in text
-        else:
-            hit = re.search(r"(?<![\w'])" + re.escape(name) + r"(?![\w])", text) is not None
-        if hit:
-            found.append(name)
+    found = finder.find(text)
     if not zh:
+        seen = set(found)
         for m in _AGE_INTRO.finditer(text):
             words = " ".join(m.group(1).split()).strip(".").split()
             name = " ".join(words)
-            for k in known:
-                if set(k.split()) <= set(words):
-                    name = k
-                    break
-            if name not in found and _has_letters(name):
+            distinct = sorted(set(words))
+            best: tuple[int, str] | None = None
+            for r in range(1, len(distinct) + 1):
+                for subset in itertools.combinations(distinct, r):
+                    hit = by_words.get(frozenset(subset))
+                    if hit is not None and (best is None or hit < best):
+                        best = hit
+            if best is not None:
+                name = best[1]
+            if name not in seen and _has_letters(name):
+                seen.add(name)
                 found.append(name)
     return found
 
@@ -330,14 +395,25 @@ def _synopsis(scene: Scene) -> str:
     return ""
 
 
-def breakdown(sp: Screenplay, *, include_action_cast: bool = True) -> Breakdown:
-    """Per-scene breakdown; ``include_action_cast`` also lists characters seen in action text."""
+def breakdown(
+    sp: Screenplay, *, include_action_cast: bool = True, limits: ScriptLimits | None = None
+) -> Breakdown:
+    """Per-scene breakdown; ``include_action_cast`` also lists characters seen in action text.
+
+    ``limits`` (default ``DEFAULT_LIMITS``) is checked first: an oversized screenplay raises
+    ``LimitExceeded`` before any layout work.
+    """
+    (limits or DEFAULT_LIMITS).check(sp)
     starts = _layout(sp)
     scenes = sp.scenes()
     zh = sp.language == "zh"
     # Voice-only characters (every cue is V.O.) are heard, not seen: a caps mention is not presence.
     voice = {e.name for e in sp.elements if e.type == "character" and not _is_vo(e)}
     known = [n for n in sp.characters() if n in voice]
+    finder = _NameFinder(known, whole_words=not zh)
+    by_words: dict[frozenset[str], tuple[int, str]] = {}
+    for i, k in enumerate(known):
+        by_words.setdefault(frozenset(k.split()), (i, k))
     out: list[SceneBreakdown] = []
     prev_dn: str | None = None
     for k, sc in enumerate(scenes):
@@ -357,18 +433,20 @@ def breakdown(sp: Screenplay, *, include_action_cast: bool = True) -> Breakdown:
             dn = prev_dn  # CONTINUOUS, LATER, MOMENTS LATER: same light as the previous scene
         prev_dn = dn or prev_dn
         speakers = sc.speakers()
-        voice_only = []
-        for name in speakers:
-            cues = [e for e in sc.elements if e.type == "character" and e.name == name]
-            if cues and all(_is_vo(c) for c in cues):
-                voice_only.append(name)
+        all_vo: dict[str, bool] = {}  # one pass over the scene, not one per speaker
+        for e in sc.elements:
+            if e.type == "character" and e.name:
+                all_vo[e.name] = all_vo.get(e.name, True) and _is_vo(e)
+        voice_only = [name for name in speakers if all_vo.get(name)]
         cast = list(speakers)
+        in_cast = set(cast)
         for name in sc.cast_listed:
-            if name not in cast:
+            if name not in in_cast:
+                in_cast.add(name)
                 cast.append(name)
         non_speaking = []
         if include_action_cast:
-            non_speaking = [n for n in _present_in_action(sc, known, zh) if n not in cast]
+            non_speaking = [n for n in _present_in_action(sc, finder, by_words, zh) if n not in in_cast]
         out.append(
             SceneBreakdown(
                 index=sc.index,

@@ -64,8 +64,10 @@ _INT_EXT = {
 _TOKEN_SPLIT = re.compile(r"[\s,，/／·・|｜\-－—]+")
 _SENTENCE_PUNCT = re.compile(r"[。！？!?；;]")
 _CAST = re.compile(r"^\s*(?:人物|出场人物|登场人物|角色)\s*[:：]\s*(?P<names>.*)$")
+# The space after an extension sits inside its optional group: two \s* side by side split a long
+# run of spaces every possible way (quadratic) before failing.
 _DIALOGUE = re.compile(
-    r"^\s*(?P<name>[^\s:：△▲（）()]{1,12}?)\s*(?:[（(](?P<ext>[^）)]{1,12})[）)])?\s*[:：]\s*(?P<text>.*)$"
+    r"^\s*(?P<name>[^\s:：△▲（）()]{1,12}?)\s*(?:[（(](?P<ext>[^）)]{1,12})[）)]\s*)?[:：]\s*(?P<text>.*)$"
 )
 _PAREN = re.compile(r"[（(][^（）()]*[）)]")
 _TITLE_KEYS = {
@@ -212,10 +214,12 @@ def parse_chinese(text: str) -> Screenplay:
             note = Element("note", s, no, attrs={"cast_listed": names})
             els.append(note)
             if heading is not None:
-                heading.attrs.setdefault("cast_listed", [])
+                listed = heading.attrs.setdefault("cast_listed", [])
+                have = set(listed)  # a set: a giant cast line must not cost names x names
                 for n in names:
-                    if n not in heading.attrs["cast_listed"]:
-                        heading.attrs["cast_listed"].append(n)
+                    if n not in have:
+                        have.add(n)
+                        listed.append(n)
             continue
         if s[0] in "△▲※●":
             pending_speaker = False

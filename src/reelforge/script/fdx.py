@@ -77,6 +77,22 @@ def _safe_parse(data: bytes | str) -> tuple[ET.Element, dict[int, int]]:
     stack: list[ET.Element] = []
     root: list[ET.Element] = []
     lines: dict[int, int] = {}
+    # Character data arrives in chunks; it is collected here and attached once at the next tag
+    # (appending each chunk to ``el.text`` re-copied the text so far: quadratic for a long run).
+    pending: list[str] = []
+
+    def flush() -> None:
+        if not pending or not stack:
+            pending.clear()
+            return
+        el = stack[-1]
+        text = "".join(pending)
+        pending.clear()
+        if len(el):
+            last = el[-1]
+            last.tail = (last.tail or "") + text
+        else:
+            el.text = (el.text or "") + text
 
     def refuse(what: str) -> None:
         raise ScriptParseError(
@@ -85,6 +101,7 @@ def _safe_parse(data: bytes | str) -> tuple[ET.Element, dict[int, int]]:
         )
 
     def start(tag: str, attrs: dict[str, str]) -> None:
+        flush()
         el = ET.Element(tag, attrs)
         lines[id(el)] = parser.CurrentLineNumber
         if stack:
@@ -94,17 +111,12 @@ def _safe_parse(data: bytes | str) -> tuple[ET.Element, dict[int, int]]:
         stack.append(el)
 
     def end(tag: str) -> None:
+        flush()
         stack.pop()
 
     def chars(text: str) -> None:
-        if not stack:
-            return
-        el = stack[-1]
-        if len(el):
-            last = el[-1]
-            last.tail = (last.tail or "") + text
-        else:
-            el.text = (el.text or "") + text
+        if stack:
+            pending.append(text)
 
     parser.StartDoctypeDeclHandler = lambda *a: refuse("DOCTYPE declaration")
     parser.EntityDeclHandler = lambda *a: refuse("ENTITY declaration")
@@ -172,6 +184,7 @@ def _read_title_page(root: ET.Element, strip: bool) -> list[TitleField]:
     content = tp.find("Content")
     paras = content.findall("Paragraph") if content is not None else tp.findall(".//Paragraph")
     fields: list[TitleField] = []
+    values: list[list[str]] = []  # each field's lines, joined once at the end
     seen: set[str] = set()
     last_key: str | None = None
     last_align = ""
@@ -199,12 +212,15 @@ def _read_title_page(root: ET.Element, strip: bool) -> list[TitleField]:
             key = last_key if continues and last_key is not None else guess
         index += 1
         if fields and key == last_key and (not gap or explicit):
-            fields[-1].value += "\n" + text.strip()
+            values[-1].append(text.strip())
         else:
-            fields.append(TitleField(key, text.strip()))
+            fields.append(TitleField(key, ""))
+            values.append([text.strip()])
         seen.add(key.lower())
         last_key, last_align = key, align
         gap = False
+    for f, lines in zip(fields, values, strict=True):
+        f.value = "\n".join(lines)
     return fields
 
 
@@ -255,10 +271,10 @@ def parse_fdx(data: bytes | str, *, strip_emphasis: bool = False) -> Screenplay:
     if content is None:
         raise ScriptParseError("FDX has no <Content> element", lines.get(id(root)))
     els: list[Element] = []
-    pending_break = False
+    # Consecutive Dialogue paragraphs merge into one element; their texts are joined once at the end.
+    merged: dict[int, list[str]] = {}
 
     def add(p: ET.Element, dual: bool) -> None:
-        nonlocal pending_break
         if p.get("StartsNewPage", "").lower() == "yes" and els:
             els.append(Element(type="page_break", line=lines.get(id(p), 0)))
         el = _make_element(p, lines.get(id(p), 0), strip_emphasis)
@@ -272,7 +288,7 @@ def parse_fdx(data: bytes | str, *, strip_emphasis: bool = False) -> Screenplay:
             and not el.notes
             and not prev.notes
         ):
-            prev.text += "\n" + el.text
+            merged.setdefault(id(prev), [prev.text]).append(el.text)
             return
         if el.type == "character" and dual:
             el.dual = True
@@ -291,6 +307,9 @@ def parse_fdx(data: bytes | str, *, strip_emphasis: bool = False) -> Screenplay:
             els.append(Element(type="page_break", line=lines.get(id(p), 0)))
             continue
         add(p, dual=False)
+    for el in els:
+        if id(el) in merged:
+            el.text = "\n".join(merged[id(el)])
     return Screenplay(title_page=_read_title_page(root, strip_emphasis), elements=els, language="en")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from reelforge.errors import ScriptParseError
 
-from .model import Element, InlineNote, Screenplay, TitleField
+from .model import Element, InlineNote, Screenplay, TitleField, strip_emphasis_offsets
 from .model import strip_emphasis as _strip_markup
 
 __all__ = ["is_character_cue", "parse_fountain", "parse_scene_heading", "write_fountain"]
@@ -33,8 +33,10 @@ _SCENE_RE = re.compile(
     r"^(?P<ie>int\.?\s*/\s*ext|ext\.?\s*/\s*int|i\.?\s*/\s*e|e\.?\s*/\s*i|int|ext|est)(?:\.\s*|\s+)(?P<rest>.*)$",
     re.IGNORECASE,
 )
-_SCENE_NUMBER = re.compile(r"\s*#([\w.\-]+)#\s*$")
-_TOD_SPLIT = re.compile(r"\s+[-\u2013\u2014]{1,2}\s+")
+# No leading \s*: search() would rescan a run of spaces from each of its spaces (quadratic).
+_SCENE_NUMBER = re.compile(r"#([\w.\-]+)#\s*$")
+# A separator starts only where a run of spaces starts, for the same reason.
+_TOD_SPLIT = re.compile(r"(?<!\s)\s+[-\u2013\u2014]{1,2}\s+")
 _PAGE_BREAK = re.compile(r"^={3,}$")
 _TITLE_KEY = re.compile(r"^(?P<key>[^\W\d_][\w '\-.]{0,39}?)\s*:(?P<value>.*)$")
 _EXTENSION = re.compile(r"\(([^()]*)\)")
@@ -237,9 +239,9 @@ def _lift_notes(raw: str, notes: list[str], strip: bool) -> tuple[str, list[Inli
     out.append(raw[pos:])
     text = "".join(out)
     if strip:
-        stripped = _strip_markup(text)
-        found = [(min(len(_strip_markup(text[:off])), len(stripped)), t) for off, t in found]
-        text = stripped
+        # One pass maps every note offset (stripping each prefix again was quadratic).
+        text, offsets = strip_emphasis_offsets(text, [off for off, _t in found])
+        found = [(off, t) for off, (_old, t) in zip(offsets, found, strict=True)]
     return text, [InlineNote(off, t) for off, t in found]
 
 
@@ -298,6 +300,15 @@ class _Builder:
         self.cur: Element | None = None  # element that a following non-blank line may extend
         self.mode: str | None = None  # "action" | "dialogue" | "lyrics" | None
         self.paren_open = False
+        # Multi-line elements grow here and are joined once at the end: ``el.text += ...`` on an
+        # attribute copies the whole text each time, which is quadratic for a long paragraph.
+        self.more: dict[int, list[str]] = {}
+
+    def extend(self, el: Element, piece: str) -> None:
+        parts = self.more.get(id(el))
+        if parts is None:
+            parts = self.more[id(el)] = [el.text]
+        parts.append(piece)
 
     def _kind(self, ln: _Line) -> str:
         t = ln.text
@@ -338,7 +349,7 @@ class _Builder:
             if kind == "soft" and not prev_blank and self.mode is not None:
                 # Two spaces: a deliberate empty line inside action, dialogue or lyrics.
                 if self.cur is not None and self.cur.type in ("action", "dialogue", "lyrics"):
-                    self.cur.text += "\n"
+                    self.extend(self.cur, "\n")
                 continue
             if kind != "text":
                 prev_blank = True
@@ -346,6 +357,9 @@ class _Builder:
                 continue
             prev_blank = self.line(ln, i, prev_blank)
         for el in self.els:
+            parts = self.more.get(id(el))
+            if parts is not None:
+                el.text = "".join(parts)
             if el.type in ("action", "dialogue", "lyrics"):
                 el.text = el.text.rstrip("\n")
         return self.els
@@ -368,7 +382,7 @@ class _Builder:
 
         if self.mode == "dialogue":
             if self.paren_open and self.cur is not None:
-                self.cur.text += "\n" + s
+                self.extend(self.cur, "\n" + s)
                 self.paren_open = not clean.endswith(")")
                 if not self.paren_open:
                     self.cur = None
@@ -382,12 +396,12 @@ class _Builder:
             if clean.startswith("~"):
                 text = s.lstrip()[1:].strip()
                 if self.cur is not None and self.cur.type == "lyrics":
-                    self.cur.text += "\n" + text
+                    self.extend(self.cur, "\n" + text)
                 else:
                     self.cur = self.add("lyrics", text, src)
                 return False
             if self.cur is not None and self.cur.type == "dialogue":
-                self.cur.text += "\n" + s
+                self.extend(self.cur, "\n" + s)
             else:
                 self.cur = self.add("dialogue", s, src)
             return False
@@ -417,7 +431,7 @@ class _Builder:
         if clean.startswith("~"):
             text = s.lstrip()[1:].strip()
             if self.mode == "lyrics" and self.cur is not None and not prev_blank:
-                self.cur.text += "\n" + text
+                self.extend(self.cur, "\n" + text)
             else:
                 self.reset()
                 self.cur = self.add("lyrics", text, src)
@@ -426,7 +440,7 @@ class _Builder:
         if clean.startswith("!"):
             text = s.lstrip()[1:]
             if self.mode == "action" and self.cur is not None and not prev_blank:
-                self.cur.text += "\n" + text
+                self.extend(self.cur, "\n" + text)
             else:
                 self.cur = self.add("action", text, src)
                 self.mode = "action"
@@ -452,7 +466,7 @@ class _Builder:
                 return False
 
         if self.mode == "action" and self.cur is not None and not prev_blank:
-            self.cur.text += "\n" + raw
+            self.extend(self.cur, "\n" + raw)
         else:
             self.reset()
             self.cur = self.add("action", raw, src)
@@ -528,11 +542,16 @@ def parse_fountain(text: str, *, strip_emphasis: bool = False, keep_boneyard: bo
 def _insert_notes(text: str, notes: list[InlineNote]) -> str:
     if not notes:
         return text
-    out = text
-    for n in sorted(notes, key=lambda n: n.offset, reverse=True):
-        off = max(0, min(n.offset, len(out)))
-        out = out[:off] + f"[[{n.text}]]" + out[off:]
-    return out
+    # One left-to-right pass (slicing the text once per note was quadratic); notes that share an
+    # offset keep their order, so they read back in the same order.
+    out: list[str] = []
+    pos = 0
+    for n in sorted(notes, key=lambda n: n.offset):
+        off = max(pos, min(n.offset, len(text)))
+        out += (text[pos:off], f"[[{n.text}]]")
+        pos = off
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def _action_line_needs_force(line: str, first: bool, single: bool) -> bool:

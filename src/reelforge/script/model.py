@@ -8,6 +8,7 @@ of the text into ``Element.notes`` (with their character offset) so analysis nev
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -64,6 +65,16 @@ class InlineNote:
         return cls(offset=int(d["offset"]), text=str(d["text"]))
 
 
+def _optional_str(d: dict[str, Any], key: str) -> str | None:
+    """A text field of an element dict: None, a string, or a number (a scene number may be one)."""
+    value = d.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"{key} must be a string, got {type(value).__name__}")
+
+
 @dataclass
 class Element:
     """One screenplay paragraph.
@@ -118,21 +129,25 @@ class Element:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Element:
         try:
+            attrs = dict(d.get("attrs", {}))
+            cast = attrs.get("cast_listed")
+            if cast is not None and (not isinstance(cast, list) or not all(isinstance(c, str) for c in cast)):
+                raise ValueError("attrs.cast_listed must be a list of names")
             return cls(
                 type=str(d["type"]),
                 text=str(d.get("text", "")),
                 line=int(d.get("line", 0)),
-                name=d.get("name"),
+                name=_optional_str(d, "name"),
                 extensions=[str(x) for x in d.get("extensions", [])],
                 dual=bool(d.get("dual", False)),
-                int_ext=d.get("int_ext"),
-                location=d.get("location"),
-                time_of_day=d.get("time_of_day"),
-                scene_number=d.get("scene_number"),
+                int_ext=_optional_str(d, "int_ext"),
+                location=_optional_str(d, "location"),
+                time_of_day=_optional_str(d, "time_of_day"),
+                scene_number=_optional_str(d, "scene_number"),
                 forced=bool(d.get("forced", False)),
                 depth=int(d.get("depth", 0)),
                 notes=[InlineNote.from_dict(n) for n in d.get("notes", [])],
-                attrs=dict(d.get("attrs", {})),
+                attrs=attrs,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput(f"bad screenplay element dict: {exc}") from exc
@@ -341,73 +356,151 @@ def _is_opening_slug(el: Element) -> bool:
 # ---------------------------------------------------------------------------------------------------
 
 _ESC_STAR, _ESC_UNDER, _ESC_BSL = "\ue010", "\ue011", "\ue012"
+#: Stands in for a delimiter or escape character that stripping removes, so marking keeps offsets.
+_FILL = "\ue013"
 _B0, _B1, _I0, _I1, _U0, _U1 = "\ue020", "\ue021", "\ue022", "\ue023", "\ue024", "\ue025"
+_STYLE_MARKS = _B0 + _B1 + _I0 + _I1 + _U0 + _U1
+_REMOVED = re.compile(f"[{_STYLE_MARKS}{_FILL}]")
+_STRIP_TABLE = str.maketrans(
+    {_ESC_STAR: "*", _ESC_UNDER: "_", _ESC_BSL: "\\", _FILL: None, **{m: None for m in _STYLE_MARKS}}
+)
+_UNESCAPE_TABLE = str.maketrans({_ESC_STAR: "*", _ESC_UNDER: "_", _ESC_BSL: "\\"})
 
-_BOLD_ITALIC = re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-_ITALIC = re.compile(r"\*(?=\S)(.+?)(?<=\S)\*")
-_UNDER = re.compile(r"(?<![A-Za-z0-9])_(?=\S)(.+?)(?<=\S)_(?![A-Za-z0-9])")
+
+@dataclass(frozen=True)
+class _Pass:
+    """One kind of emphasis: its delimiter, where an opener/closer may sit, and its markers.
+
+    Passes run in order (``***``, ``**``, ``*``, ``_``), each over the previous one's output, with
+    the same meaning as the regexes ``\\*\\*\\*(?=\\S)(.+?)(?<=\\S)\\*\\*\\*`` and so on: the leftmost
+    opener pairs with the nearest closer after it on the same line. Markers are as long as the
+    delimiter they replace (padded with ``_FILL``), so offsets survive every pass.
+    """
+
+    delim: str
+    opener: re.Pattern[str]
+    closer: re.Pattern[str]
+    open_mark: str
+    close_mark: str
+
+
+_PASSES = (
+    _Pass(
+        "***", re.compile(r"(?=\*\*\*\S)"), re.compile(r"(?<=\S)(?=\*\*\*)"), _B0 + _I0 + _FILL, _I1 + _B1 + _FILL
+    ),
+    _Pass("**", re.compile(r"(?=\*\*\S)"), re.compile(r"(?<=\S)(?=\*\*)"), _B0 + _FILL, _B1 + _FILL),
+    _Pass("*", re.compile(r"(?=\*\S)"), re.compile(r"(?<=\S)(?=\*)"), _I0, _I1),
+    _Pass(
+        "_",
+        re.compile(r"(?<![A-Za-z0-9])(?=_\S)"),
+        re.compile(r"(?<=\S)(?=_(?![A-Za-z0-9]))"),
+        _U0,
+        _U1,
+    ),
+)
+
+
+def _pair_line(line: str, ps: _Pass) -> str:
+    """Apply one pass to one line in linear time.
+
+    A regex with a lazy body rescans the rest of the line from every opener that has no closer
+    (quadratic on a line of ``*a *a *a ...``). Here openers and closers are each found once; an
+    opener pairs with the first closer at least one character past its delimiter, and because a
+    line has no break, an opener without such a closer means no later opener has one either.
+    """
+    k = len(ps.delim)
+    closers = (m.start() for m in ps.closer.finditer(line))
+    out: list[str] = []
+    pos = 0
+    j = -1
+    for m in ps.opener.finditer(line):
+        p = m.start()
+        if p < pos:
+            continue  # inside the span just closed
+        while j < p + k + 1:
+            j = next(closers, -1)
+            if j < 0:
+                break
+        if j < 0:
+            break
+        out += (line[pos:p], ps.open_mark, line[p + k : j], ps.close_mark)
+        pos = j + k
+    if not out:
+        return line
+    out.append(line[pos:])
+    return "".join(out)
 
 
 def _mark(text: str) -> str:
-    """Replace emphasis delimiters by private-use markers (emphasis never spans a line break)."""
-    t = text.replace("\\\\", _ESC_BSL).replace("\\*", _ESC_STAR).replace("\\_", _ESC_UNDER)
-    t = _BOLD_ITALIC.sub(lambda m: _B0 + _I0 + m.group(1) + _I1 + _B1, t)
-    t = _BOLD.sub(lambda m: _B0 + m.group(1) + _B1, t)
-    t = _ITALIC.sub(lambda m: _I0 + m.group(1) + _I1, t)
-    t = _UNDER.sub(lambda m: _U0 + m.group(1) + _U1, t)
+    """Replace escapes and emphasis delimiters by private-use markers of the same length.
+
+    Emphasis never spans a line break, so each pass works line by line.
+    """
+    t = text.replace("\\\\", _FILL + _ESC_BSL).replace("\\*", _FILL + _ESC_STAR)
+    t = t.replace("\\_", _FILL + _ESC_UNDER)
+    for ps in _PASSES:
+        if ps.delim in t:
+            t = "\n".join(_pair_line(line, ps) if ps.delim in line else line for line in t.split("\n"))
     return t
 
 
-def _unescape(t: str) -> str:
-    return t.replace(_ESC_STAR, "*").replace(_ESC_UNDER, "_").replace(_ESC_BSL, "\\")
-
-
 def strip_emphasis(text: str) -> str:
-    """Remove Fountain emphasis markup and resolve ``\\*``/``\\_`` escapes."""
+    """Remove Fountain emphasis markup and resolve ``\\*``/``\\_`` escapes (linear in the text)."""
     if "*" not in text and "_" not in text and "\\" not in text:
         return text
-    t = _mark(text)
-    for m in (_B0, _B1, _I0, _I1, _U0, _U1):
-        t = t.replace(m, "")
-    return _unescape(t)
+    return _mark(text).translate(_STRIP_TABLE)
+
+
+def strip_emphasis_offsets(text: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """:func:`strip_emphasis` plus where each character offset of ``text`` lands in the result.
+
+    Used to keep inline notes anchored when a reader strips markup; offsets are clamped to the text.
+    """
+    if "*" not in text and "_" not in text and "\\" not in text:
+        return text, [max(0, min(off, len(text))) for off in offsets]
+    marked = _mark(text)
+    removed = [m.start() for m in _REMOVED.finditer(marked)]
+    stripped = marked.translate(_STRIP_TABLE)
+    mapped = [max(0, min(off - bisect.bisect_left(removed, off), len(stripped))) for off in offsets]
+    return stripped, mapped
+
+
+_STYLE_BIT = {_B0: 1, _B1: -1, _I0: 2, _I1: -2, _U0: 4, _U1: -4}
+# The eight possible style sets, built once (a new frozenset per run was most of the cost).
+_STYLE_SETS = tuple(
+    frozenset(name for bit, name in ((1, "bold"), (2, "italic"), (4, "underline")) if mask & bit)
+    for mask in range(8)
+)
+_STYLE_MARK = re.compile(f"[{_STYLE_MARKS}]")
+_DROP_FILL = str.maketrans({_FILL: None})
 
 
 def emphasis_runs(text: str) -> list[tuple[str, frozenset[str]]]:
     """Split marked-up text into ``(plain text, styles)`` runs; styles from {bold, italic, underline}."""
-    t = _mark(text)
+    t = _mark(text).translate(_DROP_FILL)
     runs: list[tuple[str, frozenset[str]]] = []
-    active: set[str] = set()
-    buf: list[str] = []
-    toggles = {
-        _B0: ("bold", True),
-        _B1: ("bold", False),
-        _I0: ("italic", True),
-        _I1: ("italic", False),
-        _U0: ("underline", True),
-        _U1: ("underline", False),
-    }
-    for ch in t:
-        if ch in toggles:
-            if buf:
-                runs.append((_unescape("".join(buf)), frozenset(active)))
-                buf = []
-            style, on = toggles[ch]
-            if on:
-                active.add(style)
-            else:
-                active.discard(style)
-        else:
-            buf.append(ch)
-    if buf:
-        runs.append((_unescape("".join(buf)), frozenset(active)))
-    merged: list[tuple[str, frozenset[str]]] = []
-    for seg, st in runs:
-        if merged and merged[-1][1] == st:
-            merged[-1] = (merged[-1][0] + seg, st)
-        else:
-            merged.append((seg, st))
-    return merged
+    parts: list[str] = []  # pieces of the current run, joined once when the style changes
+    mask = run_mask = 0
+    pos = 0
+    for m in _STYLE_MARK.finditer(t):
+        if m.start() > pos:
+            if parts and mask != run_mask:
+                runs.append(("".join(parts).translate(_UNESCAPE_TABLE), _STYLE_SETS[run_mask]))
+                parts.clear()
+            run_mask = mask
+            parts.append(t[pos : m.start()])
+        bit = _STYLE_BIT[m.group()]
+        mask = mask | bit if bit > 0 else mask & ~-bit
+        pos = m.end()
+    if pos < len(t):
+        if parts and mask != run_mask:
+            runs.append(("".join(parts).translate(_UNESCAPE_TABLE), _STYLE_SETS[run_mask]))
+            parts.clear()
+        run_mask = mask
+        parts.append(t[pos:])
+    if parts:
+        runs.append(("".join(parts).translate(_UNESCAPE_TABLE), _STYLE_SETS[run_mask]))
+    return runs
 
 
 def _escape_plain(seg: str) -> str:

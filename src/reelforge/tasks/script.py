@@ -8,58 +8,27 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
 
+from reelforge.catalog.search import SEARCH_INDEX_MODEL, default_embedder, make_embedder
 from reelforge.compute.context import TaskContext
 from reelforge.compute.registry import Params, Resources, task
 from reelforge.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from reelforge.script.model import Screenplay
-    from reelforge.script.search import Embedder
-    from reelforge.studio import Studio
-
-SEARCH_INDEX_MODEL = "script-search-index"
-CONVERT_FORMATS = {".fountain": "fountain", ".fdx": "fdx", ".json": "json"}
 
 
 def load_screenplay(path: Path, name: str, *, strip_emphasis: bool = False) -> Screenplay:
-    from reelforge.script import parse_any
+    """Read a (cached) screenplay asset; ``name`` gives the suffix the format registry goes by."""
+    from reelforge.script.formats import read_file
 
-    return parse_any(path.read_bytes(), filename=name, strip_emphasis=strip_emphasis)
-
-
-def render_screenplay(sp: Screenplay, fmt: str) -> str:
-    from reelforge.script import write_fdx, write_fountain
-
-    if fmt == "fountain":
-        return write_fountain(sp)
-    if fmt == "fdx":
-        return write_fdx(sp)
-    if fmt == "json":
-        return json.dumps(sp.to_dict(), indent=2, ensure_ascii=False)
-    raise InvalidInput(f"unknown screenplay format {fmt!r} (fountain, fdx, json)")
+    return read_file(path, filename=name, strip_emphasis=strip_emphasis)
 
 
 def convert_file(src: Path, dst: Path) -> Path:
-    """Local file conversion by the output's extension (Fountain, FDX, or the model as JSON)."""
-    from reelforge.script.model import Screenplay
+    """Old home of ``reelforge.script.formats.convert_file`` (atomic, by the output's suffix)."""
+    from reelforge.script.formats import convert_file as convert
 
-    fmt = CONVERT_FORMATS.get(dst.suffix.lower())
-    if fmt is None:
-        raise InvalidInput(f"{dst.name}: output must end in {', '.join(CONVERT_FORMATS)}")
-    if not src.is_file():
-        raise NotFound(f"{src}: no such file")
-    if src.suffix.lower() == ".json":
-        try:
-            sp = Screenplay.from_dict(json.loads(src.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"{src.name}: not a screenplay model JSON ({exc})") from None
-    else:
-        sp = load_screenplay(src, src.name)
-    text = render_screenplay(sp, fmt)
-    tmp = dst.with_name(f".{dst.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(dst)
-    return dst
+    return convert(src, dst)
 
 
 def _stem(name: str) -> str:
@@ -76,7 +45,8 @@ def _screenplay_input(ctx: TaskContext, ref: str) -> tuple[Any, Screenplay]:
 # -- breakdown -------------------------------------------------------------------------------------
 class BreakdownParams(Params):
     screenplay: str = Field(description="screenplay asset (Fountain, FDX or Chinese text)")
-    sort_by: list[str] = Field(default_factory=lambda: ["location", "time_of_day"])
+    sort_by: list[str] = Field(default_factory=lambda: ["location", "time_of_day"],
+                               description="stripboard order: scene fields to group strips by")
 
 
 @task(
@@ -109,9 +79,10 @@ def breakdown_task(ctx: TaskContext, p: BreakdownParams) -> None:
 class AnalyzeParams(Params):
     screenplay: str = Field(description="screenplay asset")
     embeddings: bool = Field(False, description="add scene-to-scene topic shift from MiniLM embeddings")
-    conflict_threshold: float = Field(-0.3, ge=-1, le=0)
-    min_exchanges: int = Field(3, ge=1, le=100)
-    max_turning_points: int = Field(3, ge=1, le=20)
+    conflict_threshold: float = Field(-0.3, ge=-1, le=0, description="a pair conflicts when its exchanges' mean "
+                                      "sentiment is below this")
+    min_exchanges: int = Field(3, ge=1, le=100, description="exchanges a pair needs before it can be in conflict")
+    max_turning_points: int = Field(3, ge=1, le=20, description="report at most this many turning points")
 
 
 @task(
@@ -133,7 +104,7 @@ def analyze_task(ctx: TaskContext, p: AnalyzeParams) -> None:
     analysis = analyze(
         sp, embedder=embedder, conflict_threshold=p.conflict_threshold, min_exchanges=p.min_exchanges,
         max_turning_points=p.max_turning_points,
-        progress=lambda d, t, m: ctx.progress(d, t, m or "scoring lines"), should_stop=lambda: ctx.cancelled,
+        progress=lambda d, t, m: ctx.progress(d, t, m or "scoring lines"), should_stop=ctx.should_stop,
     )
     ctx.check_cancelled()
     stem = _stem(a.name)
@@ -151,22 +122,6 @@ def analyze_task(ctx: TaskContext, p: AnalyzeParams) -> None:
 
 
 # -- search ----------------------------------------------------------------------------------------
-def _embedder(kind: str) -> Embedder:
-    from reelforge.script.search import HashingEmbedder, MiniLMEmbedder
-
-    if kind == "minilm":
-        return MiniLMEmbedder()
-    if kind == "lexical":
-        return HashingEmbedder()
-    raise InvalidInput(f"unknown embedder {kind!r} (minilm or lexical)")
-
-
-def default_embedder() -> str:
-    from reelforge.script.search import MiniLMEmbedder
-
-    return "minilm" if MiniLMEmbedder.available() else "lexical"
-
-
 def screenplay_units(asset_id: str, name: str, sp: Screenplay) -> list[Any]:
     from reelforge.script.search import units_for_search
 
@@ -197,8 +152,8 @@ class IndexParams(Params):
 def index_task(ctx: TaskContext, p: IndexParams) -> None:
     from reelforge.script.search import SearchIndex
 
-    emb = _embedder(p.embedder or default_embedder())
-    refs = p.screenplays or [a.id for a in ctx.studio.assets.list(project=ctx.job.project_id, kind="screenplay")]
+    emb = make_embedder(p.embedder or default_embedder())
+    refs = p.screenplays or [a.id for a in ctx.find_assets(kind="screenplay")]
     if not refs:
         raise InvalidInput("no screenplays to index")
     index = SearchIndex()
@@ -224,7 +179,7 @@ def index_task(ctx: TaskContext, p: IndexParams) -> None:
             index.remove(d.id)
     embedded = index.add(docs, emb, progress=lambda d, t, m: ctx.progress(len(refs) + d * len(refs) / max(t, 1),
                                                                             len(refs) * 2, "embedding"),
-                         should_stop=lambda: ctx.cancelled)
+                         should_stop=ctx.should_stop)
     out = ctx.workdir / "index"
     index.save(out)
     files = {f.name: f for f in out.iterdir()}
@@ -234,47 +189,20 @@ def index_task(ctx: TaskContext, p: IndexParams) -> None:
     ctx.result.update({"index": model.id, "documents": len(index), "embedded_now": embedded})
 
 
-def search(studio: Studio, query: str, *, k: int = 10, kind: str | None = None, project: str | None = None,
-           reindex: bool = True) -> list[dict[str, Any]]:
-    """Query the stored index (re-indexing first when screenplays were added since it was built)."""
-    from reelforge.script.search import SearchIndex
-
-    if not query.strip():
-        raise InvalidInput("empty search query")
-    current = sorted(a.id for a in studio.assets.list(project=project, kind="screenplay"))
-    if not current:
-        raise InvalidInput("the studio has no screenplays to search")
-    try:
-        model = studio.models.get(SEARCH_INDEX_MODEL, project)
-    except NotFound:
-        model = None
-    if reindex and (model is None or model.config.get("screenplays") != current):
-        job = studio.jobs.submit("script.index", {}, project=project).wait()
-        if job.status != "succeeded":
-            raise InvalidInput(f"indexing failed: {job.error}")
-        model = studio.models.get(job.result["index"])
-    if model is None:
-        raise NotFound("no search index yet (run: reelforge run script.index)")
-    emb = _embedder("minilm" if "MiniLM" in model.config["embedder"] else "lexical")
-    index = SearchIndex.load(studio.models.materialize(model), embedder=emb)
-    hits = index.search(query, emb, k=k, filter=(lambda d: d.meta.get("kind") == kind) if kind else None)
-    return [h.to_dict() for h in hits]
-
-
 # -- dialogue model --------------------------------------------------------------------------------
 class TrainLMParams(Params):
     screenplays: list[str] = Field(default_factory=list, description="screenplay assets (default: all)")
     dataset: str | None = Field(None, description="or: a dataset of screenplays")
     name: str = Field("dialogue-lm", description="registry name of the trained model")
-    steps: int = Field(2000, ge=1, le=10_000_000)
-    batch_size: int = Field(32, ge=1, le=4096)
-    block_size: int = Field(256, ge=16, le=4096)
-    n_layer: int = Field(4, ge=1, le=48)
-    n_head: int = Field(4, ge=1, le=64)
-    n_embd: int = Field(128, ge=16, le=4096)
-    dropout: float = Field(0.1, ge=0, lt=1)
-    lr: float = Field(3e-4, gt=0, le=1)
-    checkpoint_every: int = Field(200, ge=1)
+    steps: int = Field(2000, ge=1, le=10_000_000, description="training steps (one batch each)")
+    batch_size: int = Field(32, ge=1, le=4096, description="sequences per training step")
+    block_size: int = Field(256, ge=16, le=4096, description="context length in characters")
+    n_layer: int = Field(4, ge=1, le=48, description="transformer layers")
+    n_head: int = Field(4, ge=1, le=64, description="attention heads per layer")
+    n_embd: int = Field(128, ge=16, le=4096, description="embedding width")
+    dropout: float = Field(0.1, ge=0, lt=1, description="dropout probability during training")
+    lr: float = Field(3e-4, gt=0, le=1, description="learning rate")
+    checkpoint_every: int = Field(200, ge=1, description="save a resumable checkpoint every this many steps")
 
     @model_validator(mode="after")
     def _heads(self) -> TrainLMParams:
@@ -293,14 +221,13 @@ class TrainLMParams(Params):
     description="Train a character-level Transformer on the studio's screenplay dialogue",
 )
 def train_lm_task(ctx: TaskContext, p: TrainLMParams) -> None:
-    import torch
 
     from reelforge.script.dialogue import CharVocab, DialogueLMConfig, build_corpus, train_dialogue_lm
 
     if p.dataset:
         refs = [it.asset.id for it in ctx.dataset(p.dataset).items if it.asset.kind == "screenplay"]
     else:
-        refs = p.screenplays or [a.id for a in ctx.studio.assets.list(project=ctx.job.project_id, kind="screenplay")]
+        refs = p.screenplays or [a.id for a in ctx.find_assets(kind="screenplay")]
     if not refs:
         raise InvalidInput("no screenplays to train on")
     turns: list[tuple[str, str]] = []
@@ -310,12 +237,12 @@ def train_lm_task(ctx: TaskContext, p: TrainLMParams) -> None:
     corpus = build_corpus(turns)
     if len(corpus) < p.block_size + 2:
         raise InvalidInput(f"only {len(corpus)} characters of dialogue; need more than block_size={p.block_size}")
-    torch.set_num_threads(max(1, ctx.studio.settings.worker_concurrency))
+    ctx.set_threads()
     config = DialogueLMConfig(vocab_size=CharVocab.build(corpus).size, block_size=p.block_size, n_layer=p.n_layer, n_head=p.n_head,
                               n_embd=p.n_embd, dropout=p.dropout)
     lm = train_dialogue_lm(
         corpus, config, p.steps, batch_size=p.batch_size, lr=p.lr, seed=ctx.seed, device=ctx.device,
-        progress=lambda d, t, m: ctx.progress(d, t, m), on_metric=ctx.metric, should_stop=lambda: ctx.cancelled,
+        progress=lambda d, t, m: ctx.progress(d, t, m), on_metric=ctx.metric, should_stop=ctx.should_stop,
         state=ctx.restore(), checkpoint=ctx.checkpoint, checkpoint_every=p.checkpoint_every,
     )
     ctx.check_cancelled()
@@ -329,12 +256,12 @@ def train_lm_task(ctx: TaskContext, p: TrainLMParams) -> None:
 
 class GenerateParams(Params):
     model: str = Field(description="dialogue model (NAME, NAME@N or id)")
-    character: str = Field(min_length=1, max_length=100)
+    character: str = Field(min_length=1, max_length=100, description="the character who speaks the new lines")
     context: str = Field("", max_length=20_000, description="preceding Fountain text")
-    max_chars: int = Field(300, ge=1, le=20_000)
-    temperature: float = Field(0.8, gt=0, le=5)
-    top_k: int = Field(20, ge=1, le=1000)
-    samples: int = Field(1, ge=1, le=50)
+    max_chars: int = Field(300, ge=1, le=20_000, description="longest generated dialogue in characters")
+    temperature: float = Field(0.8, gt=0, le=5, description="sampling temperature (higher: more surprising)")
+    top_k: int = Field(20, ge=1, le=1000, description="sample from the k most likely next characters")
+    samples: int = Field(1, ge=1, le=50, description="number of alternative lines to generate")
 
 
 @task(
