@@ -1,5 +1,6 @@
 import io
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -126,3 +127,19 @@ def test_heic_brand_is_unsupported(tmp_path):
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
     with pytest.raises(MediaError, match="unsupported"):
         sniff(path)
+
+
+def test_screenplay_text_in_utf16_and_gb18030_is_accepted_latin1_is_not(tmp_path: Path) -> None:
+    from reelforge.media.sniff import screenplay_encoding
+
+    cn = "第一场 日 内 客厅\n\n李明坐在沙发上，看着窗外。\n\n李明\n你好。\n"
+    u16 = tmp_path / "u16.fountain"
+    u16.write_bytes("INT. ROOM - DAY\n\nAnna waits.\n".encode("utf-16"))
+    gb = tmp_path / "cn.txt"
+    gb.write_bytes(cn.encode("gb18030"))
+    assert sniff(u16).kind == "screenplay" and sniff(gb).kind == "screenplay"
+    assert screenplay_encoding(gb.read_bytes(), True) == "gb18030"
+    assert screenplay_encoding(u16.read_bytes(), True) == "utf-16"
+    # Accented Latin-1 text also decodes as GB18030, but is not taken for Chinese.
+    assert screenplay_encoding("Hélène est partie à Noël, déçue.".encode("latin-1"), True) is None
+    assert screenplay_encoding(bytes(range(256)) * 4, True) is None

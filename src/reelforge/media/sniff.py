@@ -384,9 +384,29 @@ def screenplay_encoding(data: bytes, complete: bool) -> str | None:
         return None
     if enc == "gb18030":
         visible = sum(1 for c in text if not c.isspace())
-        if len(_CJK.findall(text)) < 0.2 * max(visible, 1):
+        if len(_CJK.findall(text)) < 0.2 * max(visible, 1) or not _mostly_gb2312(data):
             return None
     return enc
+
+
+def _mostly_gb2312(data: bytes) -> bool:
+    """Chinese text in GB18030 is mostly GB2312 characters (both bytes >= 0xA1). Latin-1 or CP1252
+    text also decodes as GB18030 (an accented letter + an ASCII letter form a valid pair), but its
+    pairs have a low second byte, so this tells the two apart."""
+    pairs = gb2312 = 0
+    i, n = 0, len(data)
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+        elif i + 1 < n and 0x30 <= data[i + 1] <= 0x39:
+            i += 4  # a four-byte GB18030 sequence
+        else:
+            pairs += 1
+            if i + 1 < n and b >= 0xA1 and data[i + 1] >= 0xA1:
+                gb2312 += 1
+            i += 2
+    return pairs > 0 and gb2312 >= 0.9 * pairs
 
 
 _XML_PROLOGUE = re.compile(r"\s*+(<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*+(\[.*?\])?\s*+>)", re.DOTALL)
