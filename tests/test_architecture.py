@@ -11,10 +11,10 @@ PLATFORM = ("config", "studio", "db", "storage", "catalog", "access", "compute",
 SERVICE_ROOMS = ("catalog", "compute", "storage", "access")
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, *, module_level: bool = False) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in tree.body if module_level else ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -66,13 +66,7 @@ def _room_files(room: str) -> list[Path]:
 def _module_level_imports(path: Path) -> set[str]:
     """Imports run when the module is imported (not under ``if TYPE_CHECKING:``, not inside a
     function): these are the ones that make import circles."""
-    names: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+    return _imports(path, module_level=True)
 
 
 def test_no_task_touches_ctx_studio() -> None:

@@ -9,7 +9,7 @@ file the user provides and runs only when one is given: nothing is downloaded.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -107,12 +107,7 @@ class FIDResult:
     n_fake: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "fid": self.fid,
-            "feature_extractor": self.feature_extractor,
-            "n_real": self.n_real,
-            "n_fake": self.n_fake,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FIDResult:

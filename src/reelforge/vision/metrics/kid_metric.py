@@ -7,7 +7,7 @@ same seed, NOT comparable with published KID numbers (those use Inception featur
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -66,15 +66,7 @@ class KIDResult:
     subset_size: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "mean": self.mean,
-            "std": self.std,
-            "feature_extractor": self.feature_extractor,
-            "n_real": self.n_real,
-            "n_fake": self.n_fake,
-            "subsets": self.subsets,
-            "subset_size": self.subset_size,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> KIDResult:
