@@ -46,3 +46,13 @@ def wait_cancel(ctx: TaskContext, p: WaitParams) -> None:
         step += 1
         ctx.progress(step, 0, f"step {step}")
         time.sleep(0.05)
+
+
+class SleepParams(Params):
+    seconds: float = 1.0
+
+
+@task("testing.sleep", params=SleepParams)
+def sleep(ctx: TaskContext, p: SleepParams) -> None:
+    """Sleeps without reporting anything (only the heartbeat keeps its lease)."""
+    time.sleep(p.seconds)

@@ -132,3 +132,23 @@ def test_progress_logs_and_metrics_are_stored(fast_studio: Studio, tmp_path: Pat
     assert out.created_by_job == job.id and max(out.info["width"], out.info["height"]) == 100
     assert out.format == "jpeg" and out.tags == ["proxy"]
     assert any("started on" in line["message"] for line in s.jobs.logs(job.id))
+
+
+def test_job_acts_as_the_account_that_submitted_it(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from reelforge.access.actor import Actor, acting_as
+    from reelforge.db.engine import session_scope
+    from reelforge.db.models import AuditEventRow
+
+    s = Studio.init(tmp_path / "studio")
+    a = s.assets.add([make_image(tmp_path / "a.png", seed=1)]).added[0]
+    with acting_as(Actor("user:alice", "usr_alice")):
+        h = s.jobs.submit("media.proxy", {"asset": a.id})
+    assert h.job.submitted_by == "usr_alice"
+    job = h.wait()  # runs inline, outside any request context
+    assert job.status == "succeeded"
+    with session_scope(s.ReadSession) as sess:
+        actors = set(sess.scalars(select(AuditEventRow.actor).where(AuditEventRow.action == "asset.add")))
+    assert f"job:{job.id} for usr_alice" in actors
+    s.close()

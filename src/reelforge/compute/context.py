@@ -82,16 +82,25 @@ class ModelInput:
 
 
 class Reporter:
-    """Buffers progress, logs and metrics; writes them at most every ``interval`` seconds."""
+    """Buffers progress, logs and metrics. They are written with a lease renewal (one transaction)
+    at most every ``interval`` seconds, by the heartbeat thread when the task is quiet, and with the
+    job's outcome at the end: a short job makes no write of its own between its claim and finish."""
 
-    def __init__(self, jobs: JobService, job: Job, worker_id: str, interval: float = 0.5) -> None:
+    def __init__(
+        self, jobs: JobService, job: Job, worker_id: str, interval: float = 0.5,
+        on_stop: Callable[[], None] | None = None,
+    ) -> None:
         self.jobs, self.job, self.worker_id, self.interval = jobs, job, worker_id, interval
-        self._lock = threading.Lock()
+        self.on_stop = on_stop  # called when the lease is lost or a cancel was requested
+        self._lock = threading.Lock()  # guards the buffers
+        self._io = threading.Lock()  # one write at a time, so log lines keep their order
         self._progress: tuple[float, float, str] | None = None
         self._logs: list[tuple[float, str, str]] = []
         self._metrics: list[tuple[str, int, float, float]] = []
-        self._last = 0.0
+        # The claim just renewed the lease: the first write is due an interval from now.
+        self._last = time.monotonic()
         self.lost = False
+        self.cancel_requested = False
 
     def progress(self, done: float, total: float, message: str) -> None:
         with self._lock:
@@ -112,16 +121,46 @@ class Reporter:
         if time.monotonic() - self._last >= self.interval:
             self.flush()
 
-    def flush(self) -> None:
+    def take(self) -> tuple[tuple[float, float, str] | None, list[tuple[float, str, str]],
+                            list[tuple[str, int, float, float]]]:
+        """Hand over what is buffered (the worker writes it with the job's outcome)."""
         with self._lock:
-            progress, logs, metrics = self._progress, self._logs, self._metrics
+            out = self._progress, self._logs, self._metrics
             self._progress, self._logs, self._metrics = None, [], []
-            self._last = time.monotonic()
-        if progress is None and not logs and not metrics:
+            return out
+
+    def _put_back(self, progress: tuple[float, float, str] | None, logs: list[tuple[float, str, str]],
+                  metrics: list[tuple[str, int, float, float]]) -> None:
+        with self._lock:
+            self._progress = self._progress or progress
+            self._logs[:0], self._metrics[:0] = logs, metrics
+
+    def flush(self, *, renew: bool = False) -> None:
+        """Write what is buffered (with a lease renewal); with ``renew``, renew even when nothing is."""
+        if self.lost:
             return
-        ok = self.jobs.report(self.job.id, self.worker_id, self.job.attempt, progress, logs, metrics)
-        if not ok:
+        with self._io:
+            progress, logs, metrics = self.take()
+            self._last = time.monotonic()
+            if progress is None and not logs and not metrics and not renew:
+                return
+            try:
+                ours, cancel = self.jobs.heartbeat(self.job.id, self.worker_id, progress=progress, logs=logs,
+                                                   metrics=metrics)
+            except BaseException:
+                self._put_back(progress, logs, metrics)  # kept for the next write, or the outcome
+                raise
+        if not ours:
             self.lost = True
+        if cancel:
+            self.cancel_requested = True
+        if (not ours or cancel) and self.on_stop is not None:
+            self.on_stop()
+
+    def beat(self, max_age: float) -> None:
+        """Heartbeat thread: renew the lease unless a write did within ``max_age`` seconds."""
+        if time.monotonic() - self._last >= max_age:
+            self.flush(renew=True)
 
 
 @dataclass
@@ -146,6 +185,7 @@ class TaskContext:
         self._svc, self.job, self.spec, self.params = services, job, spec, params
         self.worker_id, self._reporter = worker_id, reporter
         self._cancel = threading.Event()
+        reporter.on_stop = self.request_stop  # a lost lease or a cancel request stops the task
         self._recorded_inputs: set[str] = {i["id"] for i in job.inputs}
         self.outputs: list[str] = []
         self.result: dict[str, Any] = {}

@@ -69,6 +69,7 @@ class Job:
     result: dict[str, Any]
     runs: int
     inputs: list[dict[str, str]] = field(default_factory=list)
+    submitted_by: str | None = None  # the studio account (usr_…) that submitted it; None: local
 
     @property
     def finished(self) -> bool:

@@ -10,6 +10,7 @@ import enum
 import importlib
 import os
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -239,16 +240,24 @@ def task(
     return deco
 
 
+_load_lock = threading.RLock()
+
+
 def load_tasks() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
-    importlib.import_module("reelforge.tasks")
-    for ep in entry_points(group="reelforge.tasks"):
-        ep.load()
-    for mod in filter(None, (m.strip() for m in os.environ.get("REELFORGE_TASK_MODULES", "").split(","))):
-        importlib.import_module(mod)
+    # One loader at a time, and "loaded" only once it is done: the server's threads asking at once
+    # used to see the flag set while the first was still importing, and an empty registry.
+    with _load_lock:
+        if _loaded:
+            return
+        importlib.import_module("reelforge.tasks")
+        for ep in entry_points(group="reelforge.tasks"):
+            ep.load()
+        for mod in filter(None, (m.strip() for m in os.environ.get("REELFORGE_TASK_MODULES", "").split(","))):
+            importlib.import_module(mod)
+        _loaded = True
 
 
 def get_task(name: str) -> TaskSpec:

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import delete
 
+from reelforge.access.actor import Actor, acting_as
 from reelforge.compute.context import Reporter, TaskContext, TaskServices
 from reelforge.compute.jobs import LOST, Job, JobStatus
 from reelforge.compute.registry import get_task, validate_params
+from reelforge.compute.wake import Listener
 from reelforge.db.engine import session_scope
 from reelforge.db.models import WorkerRow
 from reelforge.errors import Cancelled, NotFound, ReelforgeError
@@ -37,26 +39,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 class _Heartbeat(threading.Thread):
-    def __init__(self, studio: Studio, job: Job, worker_id: str, ctx: TaskContext) -> None:
+    """Renews the lease while the task runs, unless the task's own progress writes just did (each of
+    them renews it too): a chatty task costs no heartbeat transactions of its own."""
+
+    def __init__(self, interval: float, job: Job, reporter: Reporter) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{job.id}")
-        self.studio, self.job, self.worker_id, self.ctx = studio, job, worker_id, ctx
+        self.interval, self.reporter = interval, reporter
         self.stop = threading.Event()
-        self.lost = False
 
     def run(self) -> None:
-        interval = self.studio.settings.heartbeat_seconds
-        while not self.stop.wait(interval):
+        while not self.stop.wait(self.interval):
             try:
-                ours, cancel = self.studio.jobs.heartbeat(self.job.id, self.worker_id)
-                self.ctx.flush()
+                # Half an interval: a renewal is never more than 1.5 intervals old.
+                self.reporter.beat(max_age=self.interval / 2)
             except Exception:  # a DB hiccup must not kill the task; the lease has slack
                 continue
-            if not ours:
-                self.lost = True
-                self.ctx.request_stop()
+            if self.reporter.lost:
                 return
-            if cancel:
-                self.ctx.request_stop()
 
 
 class Worker:
@@ -66,6 +65,7 @@ class Worker:
         self.tasks = list(tasks) if tasks else None
         self.jobs_done = 0
         self._last_requeue = float("-inf")
+        self._listener: Listener | None = None
 
     # -- registration ------------------------------------------------------------------------
     def announce(self, current_job: str | None = None) -> None:
@@ -94,12 +94,15 @@ class Worker:
         reporter = Reporter(s.jobs, job, self.id)
         services = TaskServices(s.settings, s.assets, s.datasets, s.models, s.jobs)
         ctx = TaskContext(services, job, spec, params, self.id, reporter)
-        hb = _Heartbeat(self.studio, job, self.id, ctx)
+        hb = _Heartbeat(s.settings.heartbeat_seconds, job, reporter)
         hb.start()
         status, error, retryable = JobStatus.SUCCEEDED, None, False
         try:
-            spec.fn(ctx, params)
-            if ctx.cancelled and not hb.lost:
+            # The job acts as the account that submitted it: its outputs and audit events say so.
+            actor = Actor(f"job:{job.id} for {job.submitted_by}", job.submitted_by) if job.submitted_by else None
+            with acting_as(actor):
+                spec.fn(ctx, params)
+            if ctx.cancelled and not reporter.lost:
                 # The task ignored the request but finished anyway: keep its outputs, say so.
                 ctx.log("cancel was requested but the task ran to completion", "warning")
         except Cancelled:
@@ -116,16 +119,16 @@ class Worker:
         finally:
             hb.stop.set()
             hb.join(timeout=5)
-            try:
-                ctx.flush()
-            finally:
-                ctx.close()
-            if hb.lost:
+            ctx.close()
+            if reporter.lost:
                 outcome: JobStatus | Literal["lost"] = LOST
             else:
+                # What the task still has buffered goes in with the outcome: one transaction.
+                progress, logs, metrics = reporter.take()
                 result = {**ctx.result, "outputs": ctx.outputs}
                 outcome = self.studio.jobs.finish(job.id, self.id, status, error=error, result=result,
-                                                  retryable=retryable)
+                                                  retryable=retryable, progress=progress, logs=logs,
+                                                  metrics=metrics)
         return outcome
 
     def run_job(self, job_id: str) -> Job:
@@ -148,20 +151,28 @@ class Worker:
                 self.studio.jobs.requeue_expired()
             time.sleep(0.2)
 
-    def run_once(self) -> JobStatus | Literal["lost"] | None:
-        """Claim and run one job if any is runnable; its status ("lost" when the lease was lost),
-        or None when there was nothing to run."""
+    def _take(self) -> Job | float | None:
         now = time.monotonic()
         # Expired leases only appear after lease_seconds: checking every pass is wasted transactions.
         if now - self._last_requeue >= self.studio.settings.lease_seconds / 4:
             self.studio.jobs.requeue_expired()
             self._last_requeue = now
-        job = self.studio.jobs.claim(self.id, tasks=self.tasks)
-        if job is None:
+        return self.studio.jobs.take(self.id, tasks=self.tasks)
+
+    def run_once(self) -> JobStatus | Literal["lost"] | None:
+        """Claim and run one job if any is runnable; its status ("lost" when the lease was lost),
+        or None when there was nothing to run."""
+        job = self._take()
+        if not isinstance(job, Job):
             return None
         status = self.execute(job)
         self.jobs_done += 1
         return status
+
+    def interrupt(self) -> None:
+        """Cut an idle wait short (from a signal handler or another thread), e.g. to stop."""
+        if self._listener is not None:
+            self._listener.interrupt()
 
     def run(
         self,
@@ -171,46 +182,79 @@ class Worker:
         poll: float | None = None,
         stop: threading.Event | None = None,
     ) -> int:
-        """The worker loop. Returns the number of jobs run."""
+        """The worker loop. Returns the number of jobs run.
+
+        An idle worker sleeps until a submit wakes it (see ``compute/wake.py``), the first delayed
+        job falls due, or ``poll`` seconds (default ``settings.poll_seconds``) pass: the fallback for
+        a wake-up that went missing and for leases that expire.
+        """
         stop = stop or threading.Event()
         poll = poll if poll is not None else self.studio.settings.poll_seconds
-        self.announce()
-        last_seen = time.monotonic()
+        # Listen before the first claim: a job committed after a claim that found nothing wakes us.
+        self._listener = self.studio.jobs.listener()
+        woken = False
         try:
+            self.announce()
+            last_seen = time.monotonic()
             while not stop.is_set():
                 if max_jobs is not None and self.jobs_done >= max_jobs:
                     break
-                status = self.run_once()
+                got = self._take()
                 if time.monotonic() - last_seen > self.studio.settings.heartbeat_seconds:
                     self.announce()  # busy or idle, stay visible to `reelforge run`
                     last_seen = time.monotonic()
-                if status is None:
-                    if stop_when_idle and not self._others_pending():
-                        break
-                    # Jitter keeps workers started together from polling in lock-step.
-                    stop.wait(poll * random.uniform(0.75, 1.25))
+                if isinstance(got, Job):
+                    if woken:
+                        # Woken for this job; more may have come with it: pass the wake-up on to
+                        # another idle worker (SQLite's FIFO wakes one worker per byte).
+                        self.studio.jobs.poke()
+                    woken = False
+                    self.execute(got)
+                    self.jobs_done += 1
+                    continue
+                if stop_when_idle and not self.studio.jobs.pending():
+                    break
+                # Jitter keeps workers started together from polling in lock-step.
+                timeout = poll * random.uniform(0.75, 1.25)
+                if got is not None:
+                    timeout = min(timeout, max(0.0, got - time.time()))
+                woken = self._wait(timeout, stop)
         finally:
+            self._listener.close()
+            self._listener = None
             self.retire()
         return self.jobs_done
 
-    def _others_pending(self) -> bool:
-        counts = self.studio.jobs.counts()
-        # Running jobs may still be re-queued if their worker dies; idle only when nothing is left.
-        return counts.get(JobStatus.QUEUED, 0) > 0 or counts.get(JobStatus.RUNNING, 0) > 0
+    def _wait(self, timeout: float, stop: threading.Event) -> bool:
+        """Wait for a wake-up; True when woken for new work. Sliced, so that setting ``stop`` from
+        another thread ends the wait within a fraction of a second."""
+        assert self._listener is not None
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self._listener.wait(min(left, 0.25)):
+                return True
+        return False
 
 
 def _worker_main(home: str, stop_when_idle: bool, tasks: list[str] | None, max_jobs: int | None) -> None:
     from reelforge.studio import Studio
 
     stop = threading.Event()
+    worker: Worker | None = None
 
     def _term(*_: object) -> None:
         stop.set()
+        if worker is not None:
+            worker.interrupt()  # an idle worker leaves at once
 
     signal.signal(signal.SIGTERM, _term)
     signal.signal(signal.SIGINT, _term)
     studio = Studio.open(home)
-    Worker(studio, tasks=tasks).run(stop_when_idle=stop_when_idle, stop=stop, max_jobs=max_jobs)
+    worker = Worker(studio, tasks=tasks)
+    worker.run(stop_when_idle=stop_when_idle, stop=stop, max_jobs=max_jobs)
 
 
 def run_workers(

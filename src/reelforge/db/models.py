@@ -139,7 +139,8 @@ class ModelFileRow(Base):
 class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_claim", "status", "priority", "run_after"),
+        # The claim walks it: status, then one priority at a time, then due time and id (queue.py).
+        Index("ix_jobs_queue", "status", "priority", "run_after", "id"),
         Index("ix_jobs_lease", "status", "lease_expires_at"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -166,6 +167,8 @@ class JobRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     runs: Mapped[int] = mapped_column(Integer, default=0)
+    # The account that submitted it (None: the local operator); filled from the acting user.
+    submitted_by: Mapped[str | None] = mapped_column(ID, nullable=True, default=lambda: _acting_user())
 
 
 class JobInputRow(Base):
@@ -235,3 +238,79 @@ class WorkerRow(Base):
     heartbeat_at: Mapped[float] = mapped_column(Float)
     current_job: Mapped[str | None] = mapped_column(String(32), nullable=True)
     jobs_done: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- accounts and access (reelforge.access) --------------------------------------------------------
+
+
+def _acting_user() -> str | None:
+    """Column default of ``jobs.submitted_by``: whoever the door says is acting (see access/actor.py)."""
+    from reelforge.access.actor import current_user_id
+
+    return current_user_id()
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # argon2id hash (PHC string); None: the account cannot log in with a password.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # studio admin: every project
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+    password_changed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ApiTokenRow(Base):
+    """An API token: only the sha256 of its secret is stored (the secret is shown once)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_user", "user_id"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(SHA, unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ProjectRoleRow(Base):
+    __tablename__ = "project_roles"
+    __table_args__ = (Index("ix_project_roles_user", "user_id"),)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer | editor | admin
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class WebSessionRow(Base):
+    """A browser session: keyed by the sha256 of the cookie's secret; its CSRF token hashed too."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"),)
+    id: Mapped[str] = mapped_column(SHA, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_hash: Mapped[str] = mapped_column(SHA)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginAttemptRow(Base):
+    """Every password login, good or bad: what the per-account and per-address rate limits count."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username", "username", "ts"),
+        Index("ix_login_attempts_address", "address", "ts"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float)
+    username: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
