@@ -30,7 +30,13 @@ class Settings:
     retry_backoff_seconds: float = 2.0
     poll_seconds: float = 0.5  # how often an idle worker looks for work
     default_project: str = "default"
+    # Processes that check files in a big ingest (0: one per CPU; small ingests stay in-process).
+    ingest_workers: int = 0
+    # Queue a ``media.proxies`` job for the videos each ``reelforge add`` adds (it runs on a worker).
+    ingest_video_proxies: bool = True
     limits: MediaLimits = field(default_factory=MediaLimits)
+    # The studio server's settings (a [server] table: host, port, trusted_proxies, ...; see server/config.py).
+    server: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
@@ -66,14 +72,26 @@ class Settings:
         return path
 
 
-_INT_FIELDS = {"worker_concurrency", "max_attempts"}
+_INT_FIELDS = {"worker_concurrency", "max_attempts", "ingest_workers"}
 _FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds", "poll_seconds"}
+_BOOL_FIELDS = {"ingest_video_proxies"}
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name in _BOOL_FIELDS:
+        if isinstance(value, bool):
+            return value
+        flag = _BOOLS.get(str(value).strip().lower())
+        if flag is None:
+            raise InvalidInput(f"setting {name} must be true or false, got {value!r}")
+        return flag
     try:
         if name in _INT_FIELDS:
-            return int(value)
+            number = int(value)
+            if name == "ingest_workers" and number < 0:  # 0 is "one per CPU"
+                raise InvalidInput(f"setting {name} must not be negative, got {value!r}")
+            return number
         if name in _FLOAT_FIELDS:
             return float(value)
     except (TypeError, ValueError):

@@ -174,3 +174,9 @@ def test_readding_the_original_repairs_a_corrupt_blob(sqlite_studio: Studio, tmp
     again = sqlite_studio.assets.add([src])
     assert again.duplicates[0].id == a.id
     assert sqlite_studio.fsck().clean
+
+
+def test_a_tag_given_twice_is_one_tag(sqlite_studio: Studio, tmp_path: Path) -> None:
+    a = sqlite_studio.assets.add([make_image(tmp_path / "a.png", seed=6)], tags=["x", "x"]).added[0]
+    assert a.tags == ["x"]
+    assert sqlite_studio.assets.tag([a.id], add=["y", "y"])[0].tags == ["x", "y"]

@@ -1,33 +1,43 @@
 """Assets: ingest (stage → validate → commit), listing, tags, export.
 
 Ingest is all-or-nothing per call: every file is streamed into the blob store's staging area while
-hashed, probed there (type from content, limits, full decode), and only when all of them pass are
-the blobs committed and the rows written in one transaction. A bad file, a killed process or a
-database error leaves no asset and no blob behind.
+hashed, probed there (type from content, limits, one validating decode that also gives the
+thumbnail; see ``staging.py``, which fans big ingests out to worker processes), and only when all
+of them pass are the blobs committed (made durable as a batch) and the rows written in one
+transaction, in bulk statements. A bad file, a killed process or a database error leaves no asset
+and no blob behind.
 """
 
 from __future__ import annotations
 
 import base64
 import fnmatch
-import os
-import stat
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reelforge.catalog.common import audit, now, safe_name
-from reelforge.catalog.entities import Asset
+from reelforge.catalog.entities import Asset, IngestReport
+from reelforge.catalog.exports import export_assets
+from reelforge.catalog.staging import (
+    IngestProgress,
+    Staged,
+    default_workers,
+    display_name,
+    plan_workers,
+    raw_name_bytes,
+    stage_files,
+)
+from reelforge.catalog.walk import Collected, collect, collect_files  # noqa: F401 (re-exported)
 from reelforge.db.engine import session_scope
 from reelforge.db.models import AssetRow, AssetTagRow
-from reelforge.errors import InvalidInput, LimitExceeded, NotFound, ReelforgeError
+from reelforge.errors import InvalidInput, NotFound
 from reelforge.ids import id_kind, new_id
-from reelforge.storage.export import copy_stream, occupied, prepare_folder, write_file
+from reelforge.storage.export import copy_stream, write_file
 
 if TYPE_CHECKING:
     from reelforge.catalog.projects import ProjectService
@@ -35,9 +45,12 @@ if TYPE_CHECKING:
     from reelforge.db.engine import Database
     from reelforge.storage.base import BlobStore, StagedBlob
 
+__all__ = ["KINDS", "AssetService", "IngestProgress", "IngestReport", "display_name", "raw_name_bytes"]
+
 # "document": reports and interchange files (JSON, HTML, CSV, ...), see reelforge.media.probe_document.
 KINDS = ("image", "video", "audio", "screenplay", "document")
 Progress = Callable[[int, int, str], None]
+_IN_CHUNK = 500  # ids or hashes per IN (...) list
 
 
 def check_tag(tag: str) -> str:
@@ -77,125 +90,18 @@ def load_assets(s: Session, rows: Iterable[AssetRow]) -> list[Asset]:
     return [to_entity(r, tags[r.id]) for r in rows]
 
 
-@dataclass
-class IngestReport:
-    added: list[Asset] = field(default_factory=list)
-    duplicates: list[Asset] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def assets(self) -> list[Asset]:
-        return self.added + self.duplicates
+def _new_asset(row: dict[str, Any], tags: Sequence[str]) -> Asset:
+    """The entity of a row this call inserts (built from its values: no query to read it back)."""
+    return Asset(**{k: row[k] for k in _ROW_FIELDS}, tags=sorted(set(tags)))
 
 
-@dataclass
-class _Pending:
-    source: Path
-    name: str
-    staged: StagedBlob
-    info: Any = None
-    thumb: bytes | None = None
-    asset_id: str | None = None
-    raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
+def _dup(asset: Asset) -> Asset:
+    asset.duplicate = True
+    return asset
 
 
-def display_name(name: str) -> str:
-    """A file name as text: bytes that are not UTF-8 (os.fsdecode's surrogates) become U+FFFD."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def raw_name_bytes(name: str) -> bytes | None:
-    """The original bytes of a name that is not valid UTF-8, else None."""
-    raw = name.encode("utf-8", "surrogateescape")
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw
-    return None
-
-
-@dataclass
-class Collected:
-    files: list[tuple[Path, str]] = field(default_factory=list)
-    refused: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
-
-
-def collect_files(
-    paths: Sequence[str | Path], recursive: bool = True, *, follow_symlinks: bool = False
-) -> list[tuple[Path, str]]:
-    """(file, catalog name) pairs (see ``collect``); raises if any symlink was refused."""
-    got = collect(paths, recursive, follow_symlinks=follow_symlinks)
-    if got.refused:
-        path, why = got.refused[0]
-        raise InvalidInput(f"{display_name(path)}: {why}")
-    return got.files
-
-
-def collect(paths: Sequence[str | Path], recursive: bool = True, *, follow_symlinks: bool = False) -> Collected:
-    """Files under the given paths, named by their path inside the folder given.
-
-    Nothing outside the given paths is read: a symlink inside a folder that points out of it (or
-    at something that is not a regular file) is refused and listed, unless ``follow_symlinks``.
-    Symlinks that stay inside the folder are taken by their own name. Folders are walked without
-    following symlinked folders (no loops), hidden entries are skipped."""
-    out = Collected()
-    for raw in paths:
-        p = Path(raw)
-        if not p.exists():
-            raise NotFound(f"{display_name(str(raw))}: no such file or directory")
-        if p.is_dir():
-            _walk(p, p, p.resolve(), recursive, follow_symlinks, out, set())
-        elif p.is_file():
-            out.files.append((p, p.name))
-        else:
-            raise InvalidInput(f"{display_name(str(raw))}: not a regular file")
-    return out
-
-
-def _walk(
-    top: Path, folder: Path, root_real: Path, recursive: bool, follow: bool, out: Collected, seen: set[Path]
-) -> None:
-    real_folder = folder.resolve()
-    if real_folder in seen:  # a symlinked folder loop (only reachable with follow_symlinks)
-        return
-    seen.add(real_folder)
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as exc:
-        out.refused.append((str(folder), f"cannot read folder: {exc.strerror}"))
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue  # hidden files and folders (.DS_Store, .git) are never media
-        path = Path(entry.path)
-        rel = path.relative_to(top).as_posix()
-        if entry.is_symlink():
-            try:
-                target = path.resolve(strict=True)
-            except (OSError, RuntimeError):
-                out.refused.append((str(path), "broken or looping symlink"))
-                continue
-            inside = target == root_real or root_real in target.parents
-            if not inside and not follow:
-                out.refused.append((str(path), f"symlink to {target}, outside the folder given "
-                                                "(use --follow-symlinks to read it)"))
-                continue
-            if target.is_dir():
-                if recursive and follow:
-                    _walk(top, path, root_real, recursive, follow, out, seen)
-                elif recursive:
-                    out.refused.append((str(path), "symlinked folder (use --follow-symlinks to read it)"))
-                continue
-            if target.is_file():
-                out.files.append((path, rel))
-            else:
-                out.refused.append((str(path), "symlink to something that is not a regular file"))
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            if recursive:
-                _walk(top, path, root_real, recursive, follow, out, seen)
-        elif entry.is_file(follow_symlinks=False):
-            out.files.append((path, rel))
+_ROW_FIELDS = ("id", "project_id", "name", "kind", "format", "mime", "sha256", "size", "info", "meta",
+               "thumb_sha256", "source", "created_at", "created_by_job")
 
 
 class AssetService:
@@ -217,9 +123,15 @@ class AssetService:
         created_by_job: str | None = None,
         asset_id: str | None = None,
         follow_symlinks: bool = False,
+        on_progress: Callable[[IngestProgress], None] | None = None,
+        workers: int | None = None,
     ) -> IngestReport:
         """Ingest files and folders. Raises on the first bad file unless ``skip_invalid``.
-        Symlinks leading out of a folder given are refused unless ``follow_symlinks``."""
+        Symlinks leading out of a folder given are refused unless ``follow_symlinks``.
+
+        ``progress(done, total, message)`` counts files; ``on_progress`` gets files and bytes.
+        ``workers`` caps the processes that check files (default: ``settings.ingest_workers``,
+        0 = one per CPU); small ingests run in this process whatever it says."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         got = collect(paths, recursive, follow_symlinks=follow_symlinks)
@@ -236,76 +148,42 @@ class AssetService:
             files = [(files[0][0], name)]
         if not files:
             raise InvalidInput("nothing to add: no files found")
-        tags = [check_tag(t) for t in tags]
+        tags = list(dict.fromkeys(check_tag(t) for t in tags))  # a tag given twice is one tag
         proj = self.projects.get(project, create=project is None)
         report = IngestReport()
         report.rejected.extend((display_name(p), why) for p, why in got.refused)
-        pending: list[_Pending] = []
+
+        def tick(p: IngestProgress) -> None:
+            if progress:
+                progress(p.files_done, p.files_total, p.message)
+            if on_progress:
+                on_progress(p)
+
+        if workers is None:
+            workers = self.settings.ingest_workers
+        sizes = [_size(src) for src, _ in files]
+        staged = stage_files(
+            self.blobs, files, self.settings.limits, safe_name, skip_invalid=skip_invalid,
+            workers=plan_workers(files, sizes, workers or default_workers()), progress=tick, sizes=sizes,
+        )
+        report.rejected.extend(staged.rejected)
+        pending = staged.staged
         try:
-            for i, (src, raw_name) in enumerate(files):
-                if progress:
-                    progress(i, len(files), f"checking {display_name(raw_name)}")
-                try:
-                    pending.append(self._stage(src, raw_name))
-                    pending[-1].asset_id = asset_id
-                except ReelforgeError as exc:
-                    if not skip_invalid:
-                        raise type(exc)(f"{display_name(str(src))}: {exc}") from None
-                    report.rejected.append((display_name(str(src)), str(exc)))
+            if asset_id is not None and pending:
+                pending[0].asset_id = asset_id
+            total = sum(sizes)
+            tick(IngestProgress(len(files), len(files), total, total, "committing"))
             self._commit(pending, proj.id, tags, meta or {}, created_by_job, report)
         finally:
             for p in pending:
-                p.staged.discard()
+                p.discard()  # no-op for what was committed; the rest leaves staging
         if progress:
             progress(len(files), len(files), "done")
         return report
 
-    def _stage(self, src: Path, raw_name: str) -> _Pending:
-        from reelforge.media import is_document, probe_document, probe_with_thumbnail
-
-        limits = self.settings.limits
-        name = safe_name(display_name(raw_name))
-        staged = self._stage_source(src, limits.max_bytes)
-        try:
-            # Probe the staged copy, not the source: what we validate is exactly what we keep.
-            thumb = None
-            if is_document(staged.path, name):
-                info: Any = probe_document(staged.path, name, limits)
-            else:
-                info, thumb = probe_with_thumbnail(staged.path, limits, 256)
-        except ReelforgeError as exc:
-            staged.discard()
-            # Decoders name the file they read (the staged copy); the user knows it by its own name.
-            msg = str(exc).replace(f"{staged.path}: ", "").replace(f"{staged.path.name}: ", "")
-            raise type(exc)(msg.replace(str(staged.path), src.name).replace(staged.path.name, src.name)) from None
-        except BaseException:
-            staged.discard()
-            raise
-        return _Pending(src, name, staged, info, thumb, raw_name=raw_name_bytes(raw_name))
-
-    def _stage_source(self, src: Path, max_bytes: int) -> StagedBlob:
-        """Stage a file we listed, opened without following a symlink swapped in since (unless
-        the listing itself was a symlink the user allowed), and only if it is a regular file."""
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-        if not src.is_symlink():
-            flags |= os.O_NOFOLLOW
-        try:
-            fd = os.open(src, flags)
-        except FileNotFoundError:
-            raise NotFound(f"{display_name(str(src))}: no such file") from None
-        except OSError as exc:
-            raise InvalidInput(f"{display_name(str(src))}: cannot open ({exc.strerror})") from None
-        with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise InvalidInput(f"{display_name(str(src))}: not a regular file")
-            if st.st_size > max_bytes:
-                raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
-            return self.blobs.stage_stream(fh, suffix=src.suffix.lower()[:16], max_bytes=max_bytes)
-
     def _commit(
         self,
-        pending: list[_Pending],
+        pending: list[Staged],
         project_id: str,
         tags: list[str],
         meta: dict[str, Any],
@@ -316,17 +194,18 @@ class AssetService:
             return
         # Blobs first: a crash between here and the DB commit leaves only unreferenced blobs,
         # which fsck reports as garbage and gc removes; never a row pointing at nothing.
-        thumbs: dict[int, str] = {}
-        for i, p in enumerate(pending):
-            if p.thumb is not None:
-                thumbs[i] = self.blobs.put_bytes(p.thumb).sha256
-            p.staged.commit()
+        blobs: list[StagedBlob] = [b for p in pending for b in (p.blob, p.thumb) if b is not None]
+        commit_many = getattr(self.blobs, "commit_many", None)
+        if commit_many is not None:
+            commit_many(blobs)  # durable as a batch: a few syncs instead of two per blob
+        else:
+            for b in blobs:
+                b.commit()
         # Two concurrent jobs may save identical outputs: on PostgreSQL the loser of that race
         # gets a unique violation; a second pass then sees the winner's row as a duplicate.
         for attempt in range(3):
             try:
-                ctx = {"project_id": project_id, "tags": tags, "meta": meta, "created_by_job": created_by_job,
-                       "thumbs": thumbs}
+                ctx = {"project_id": project_id, "tags": tags, "meta": meta, "created_by_job": created_by_job}
                 self._write_rows(pending, ctx, report)
                 return
             except IntegrityError:
@@ -335,50 +214,68 @@ class AssetService:
                 if attempt == 2:
                     raise InvalidInput("the same files are being added concurrently; try again") from None
 
-    def _write_rows(self, pending: list[_Pending], ctx: dict[str, Any], report: IngestReport) -> None:
+    def _write_rows(self, pending: list[Staged], ctx: dict[str, Any], report: IngestReport) -> None:
         project_id, tags, meta = ctx["project_id"], ctx["tags"], ctx["meta"]
-        created_by_job, thumbs = ctx["created_by_job"], ctx["thumbs"]
-        created: list[str] = []
+        created_by_job = ctx["created_by_job"]
         with session_scope(self.db.Session) as s:
-            seen: dict[str, AssetRow] = {}
-            for i, p in enumerate(pending):
-                existing = seen.get(p.staged.sha256) or s.scalar(
-                    select(AssetRow).where(AssetRow.project_id == project_id, AssetRow.sha256 == p.staged.sha256)
-                )
-                if existing is not None:
-                    self._merge_tags(s, existing.id, tags)
-                    asset = load_assets(s, [existing])[0]
-                    asset.duplicate = True
-                    report.duplicates.append(asset)
+            # What the project holds already, in a few IN (...) queries rather than one per file.
+            shas = sorted({p.blob.sha256 for p in pending})
+            existing: dict[str, AssetRow] = {}
+            for i in range(0, len(shas), _IN_CHUNK):
+                q = select(AssetRow).where(AssetRow.project_id == project_id,
+                                           AssetRow.sha256.in_(shas[i : i + _IN_CHUNK]))
+                existing.update((r.sha256, r) for r in s.scalars(q))
+            created_at = now()
+            rows: list[dict[str, Any]] = []
+            first: dict[str, dict[str, Any]] = {}
+            old_dups: list[AssetRow] = []
+            new_dups: list[dict[str, Any]] = []
+            for p in pending:
+                sha = p.blob.sha256
+                if sha in existing:
+                    old_dups.append(existing[sha])
                     continue
-                info = p.info.to_dict()
-                row = AssetRow(
-                    id=p.asset_id or new_id("ast"),
-                    project_id=project_id,
-                    name=p.name,
-                    kind=info["kind"],
-                    format=info["format"],
-                    mime=info["mime"],
-                    sha256=p.staged.sha256,
-                    size=p.staged.size,
-                    info=info,
-                    meta={**meta, **({"source_name_bytes": base64.b64encode(p.raw_name).decode()}
-                                     if p.raw_name is not None else {})},
-                    thumb_sha256=thumbs.get(i),
-                    source=display_name(str(p.source)),
-                    created_at=now(),
-                    created_by_job=created_by_job,
-                )
-                s.add(row)
-                seen[row.sha256] = row
-                created.append(row.id)
-                for t in tags:
-                    s.add(AssetTagRow(asset_id=row.id, tag=t))
-            s.flush()
+                if sha in first:  # the same content twice in one call: the first one is the asset
+                    new_dups.append(first[sha])
+                    continue
+                thumb = sha if p.thumb_is_blob else (p.thumb.sha256 if p.thumb is not None else None)
+                extra = {"source_name_bytes": base64.b64encode(p.raw_name).decode()} if p.raw_name is not None else {}
+                row = {
+                    "id": p.asset_id or new_id("ast"), "project_id": project_id, "name": p.name,
+                    "kind": p.info["kind"], "format": p.info["format"], "mime": p.info["mime"],
+                    "sha256": sha, "size": p.blob.size, "info": p.info, "meta": {**meta, **extra},
+                    "thumb_sha256": thumb, "source": display_name(str(p.source)), "created_at": created_at,
+                    "created_by_job": created_by_job,
+                }
+                rows.append(row)
+                first[sha] = row
+            # Bulk statements (executemany), a few hundred rows each.
+            for i in range(0, len(rows), _IN_CHUNK):
+                s.execute(insert(AssetRow), rows[i : i + _IN_CHUNK])
+            tag_rows = [{"asset_id": r["id"], "tag": t} for r in rows for t in tags]
+            for i in range(0, len(tag_rows), _IN_CHUNK):
+                s.execute(insert(AssetTagRow), tag_rows[i : i + _IN_CHUNK])
+            self._merge_tags_many(s, [r.id for r in old_dups], tags)
+            created = [r["id"] for r in rows]
             if created:
                 audit(s, "asset.add", None, project_id, assets=created[:1000], count=len(created))
-            rows = [s.get(AssetRow, i) for i in created]
-            report.added.extend(load_assets(s, [r for r in rows if r is not None]))
+            s.flush()
+            report.added.extend(_new_asset(r, tags) for r in rows)
+            loaded = {a.id: a for a in load_assets(s, {r.id: r for r in old_dups}.values())}
+            report.duplicates.extend(_dup(loaded[r.id]) for r in old_dups)
+            report.duplicates.extend(_dup(_new_asset(r, tags)) for r in new_dups)
+
+    @staticmethod
+    def _merge_tags_many(s: Session, asset_ids: Sequence[str], tags: Sequence[str]) -> None:
+        ids = sorted(set(asset_ids))
+        if not ids or not tags:
+            return
+        have: set[tuple[str, str]] = set()
+        for i in range(0, len(ids), _IN_CHUNK):
+            q = select(AssetTagRow.asset_id, AssetTagRow.tag).where(AssetTagRow.asset_id.in_(ids[i : i + _IN_CHUNK]))
+            have.update((a, t) for a, t in s.execute(q))
+        s.add_all(AssetTagRow(asset_id=a, tag=t) for a in ids for t in tags if (a, t) not in have)
+        s.flush()
 
     @staticmethod
     def _merge_tags(s: Session, asset_id: str, tags: Iterable[str]) -> None:
@@ -446,7 +343,7 @@ class AssetService:
             return load_assets(s, rows)
 
     def tag(self, ids: Sequence[str], add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[Asset]:
-        add = [check_tag(t) for t in add]
+        add = list(dict.fromkeys(check_tag(t) for t in add))
         remove = [check_tag(t) for t in remove]
         with session_scope(self.db.Session) as s:
             rows = []
@@ -485,19 +382,21 @@ class AssetService:
     def export(self, refs: Sequence[str], dest: str | Path, *, overwrite: bool = False) -> list[Path]:
         """Copy assets out under their names; refuses to clobber files unless ``overwrite``, and
         never writes outside ``dest`` (symlinks planted there are replaced, not followed)."""
-        assets = [self.get(r) for r in refs]
-        names = [safe_name(a.name) for a in assets]
-        dest = prepare_folder(dest).resolve()
-        for a, name in zip(assets, names, strict=True):
-            target = dest / name
-            if dest not in target.parents:
-                raise InvalidInput(f"asset name {a.name!r} escapes the export folder")
-            if occupied(dest, name) and not overwrite:
-                raise InvalidInput(f"{target} exists (use --overwrite)")
-        return [self.copy_blob(a.sha256, dest, name, overwrite=overwrite) for a, name in zip(assets, names, strict=True)]
+        return export_assets([self.get(r) for r in refs], dest, self.copy_to, overwrite=overwrite)
+
+    def copy_to(self, sha256: str, dest: Path, rel: str, overwrite: bool) -> Path:
+        """``copy_blob`` as the export layouts call it (``catalog.exports.Copy``)."""
+        return self.copy_blob(sha256, dest, rel, overwrite=overwrite)
 
     def copy_blob(self, sha256: str, dest: Path, rel: str, *, overwrite: bool = False) -> Path:
         """Copy (never hard-link: the user may edit the export) a blob to ``dest/rel`` atomically,
         without following symlinks in ``dest``."""
         with self.blobs.open(sha256) as src:
             return write_file(dest, rel, copy_stream(src), overwrite=overwrite)
+
+
+def _size(src: Path) -> int:
+    try:
+        return src.stat().st_size
+    except OSError:
+        return 0  # staging says what is wrong with it

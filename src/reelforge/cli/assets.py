@@ -56,31 +56,56 @@ def register(app: typer.Typer) -> None:
         follow_symlinks: bool = typer.Option(
             False, help="read through symlinks that lead out of the folders given (refused by default)"),
     ) -> None:
-        """Ingest images, video, audio and screenplays (type from content; validated; deduplicated)."""
+        """Ingest images, video, audio and screenplays (type from content; validated; deduplicated).
+
+        Big folders are checked by one process per CPU; proxies of the videos added are queued as a
+        job (setting ingest_video_proxies), shown by `reelforge jobs ls`."""
+        import time
+
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from reelforge.catalog.staging import IngestProgress
 
         metadata = _pairs(meta)  # bad metadata fails before anything is read
         s = studio()
-        with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      console=err_console.get(), transient=True, disable=not err_console.is_terminal) as bar:
-            t = bar.add_task("", total=None)
-            report = s.assets.add(
+        started = time.monotonic()
+        seen = {"bytes": 0}
+
+        def show(p: IngestProgress) -> None:
+            seen["bytes"] = p.bytes_done
+            elapsed = max(time.monotonic() - started, 1e-6)
+            rate = f"{p.files_done / elapsed:,.0f} files/s {p.bytes_done / 1e6 / elapsed:,.0f} MB/s"
+            bar.update(t, completed=p.files_done, total=p.files_total, rate=rate, description=safe(p.message[-50:]))
+
+        with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                      TextColumn("{task.description}"), console=err_console.get(), transient=True,
+                      disable=not err_console.is_terminal) as bar:
+            t = bar.add_task("", total=None, rate="")
+            report = s.ingest(
                 paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid, meta=metadata,
-                follow_symlinks=follow_symlinks,
-                progress=lambda d, n, m: bar.update(t, completed=d, total=n, description=safe(m[-60:])),
+                follow_symlinks=follow_symlinks, on_progress=show,
             )
+        elapsed = max(time.monotonic() - started, 1e-6)
         if state.json_output:
             emit_json({"added": [a.to_dict() for a in report.added], "duplicates": [a.id for a in report.duplicates],
-                       "rejected": report.rejected})
+                       "rejected": report.rejected, "jobs": report.jobs})
             return
-        for a in report.added:
+        shown = 20  # per kind of outcome: a folder of thousands is summed up, not listed
+        for a in report.added[:shown]:
             console.print(f"added {a.id} {a.kind:10} ", cell(a.name), sep="")
-        for a in report.duplicates:
+        for a in report.duplicates[:shown]:
             console.print(f"[dim]exists {a.id} {a.kind:10}[/] ", cell(a.name), sep="")
-        for path, msg in report.rejected:
+        more = max(0, len(report.added) - shown) + max(0, len(report.duplicates) - shown)
+        if more:
+            console.print(f"[dim]… and {more} more (reelforge ls)[/]")
+        for path, msg in report.rejected:  # every refusal is listed: each needs the user's attention
             err_console.print("[red]rejected[/] ", cell(f"{path}: {msg}"), sep="", soft_wrap=True)
+        files = len(report.added) + len(report.duplicates) + len(report.rejected)
         console.print(f"{len(report.added)} added, {len(report.duplicates)} already present, "
-                      f"{len(report.rejected)} rejected")
+                      f"{len(report.rejected)} rejected in {elapsed:.1f} s "
+                      f"({files / elapsed:,.0f} files/s, {seen['bytes'] / 1e6 / elapsed:,.0f} MB/s)")
+        for job_id in report.jobs:
+            console.print(f"queued {job_id} media.proxies for the videos added (reelforge jobs ls)")
         if report.rejected:
             raise typer.Exit(2)
 

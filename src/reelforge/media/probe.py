@@ -4,27 +4,34 @@
 platform. Limits are checked from headers first (no pixel/sample is decoded for an oversized file),
 then the content is decoded enough to catch truncation and corruption:
 
-* images: every frame is fully decoded;
-* video/audio: every packet is demuxed (cheap; catches truncated files against the container's index
-  and declared duration), the first frames are decoded, and the last GOP (video) or last seconds
-  (audio) are decoded after a seek, so an hour-long file is never decoded in full;
+* images: every frame is decoded; a JPEG in DCT-scaled (reduced-size) mode, which still reads and
+  Huffman-decodes every entropy-coded byte, so corruption and truncation are caught as in a full
+  decode at a fraction of the cost;
+* video: every packet is demuxed without decoding (cheap; each must lie inside the file, and the
+  count and extent must match the container's index and declared duration), the first frame is
+  decoded, and one GOP: from the keyframe before the poster frame (10% in) to it. An hour-long file
+  is never decoded in full, and no more than one GOP whatever the keyframe interval;
+* audio: every packet is demuxed, the first frames and the last seconds (after a seek) are decoded;
 * text/screenplays: strict UTF-8 decode of the whole file; FDX must be well-formed XML.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from av.container import InputContainer
-from PIL import Image, ImageOps
+from PIL import Image
 
-from reelforge.errors import LimitExceeded, MediaError
+from reelforge.errors import InvalidInput, LimitExceeded, MediaError
 from reelforge.media._av import (
     AV_ERRORS,
     audio_stream,
@@ -46,7 +53,6 @@ from reelforge.media.images import (
     jpeg_bytes,
     open_image,
     png_header,
-    thumbnail_bytes,
 )
 from reelforge.media.info import MediaInfo
 from reelforge.media.limits import DecodeBudget, MediaLimits, check_pixel_rate
@@ -66,6 +72,20 @@ __all__ = ["MediaInfo", "probe", "probe_with_thumbnail"]
 _EXACT_COUNT_FORMATS = {"mp4", "mov", "m4a"}
 _ESTIMATED_DURATION_FORMATS = {"mp3", "aac", "ogg", "ts"}
 _TAIL_AUDIO_SECONDS = 2.0
+# Where the poster frame of a video is taken, as a fraction of its length (as ``poster_frame``).
+_POSTER_AT = 0.1
+# A JPEG that already fits the thumbnail box is its own thumbnail, up to this many bytes.
+_SELF_THUMB_MAX_BYTES = 128 * 1024
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_ORIENT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
@@ -73,16 +93,35 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
 
     Raises MediaError (unsupported, corrupt, truncated), LimitExceeded (over ``limits``) or NotFound.
     """
-    path = Path(path)
+    return _probe(Path(path), limits, None)[0]
+
+
+def probe_with_thumbnail(
+    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256
+) -> tuple[MediaInfo, bytes | None]:
+    """``probe`` plus a JPEG thumbnail (images) or poster frame (video), from the same single decode.
+
+    The validation is exactly ``probe``'s (the same files pass); the thumbnail is cut from the frame
+    that validation decoded: a JPEG's DCT-scaled decode, a PNG's or GIF's first frame, the video's
+    frame 10% in (the end of the one GOP validation decodes). A JPEG that already fits the box is
+    its own thumbnail (its bytes are returned).
+    """
+    if size < 1:
+        raise InvalidInput(f"thumbnail size must be positive, got {size}")
+    return _probe(Path(path), limits, size)
+
+
+def _probe(path: Path, limits: MediaLimits, thumb_size: int | None) -> tuple[MediaInfo, bytes | None]:
     sniffed = sniff(path, limits)
     size = path.stat().st_size
+    thumb: bytes | None = None
     if sniffed.kind == "image":
-        info = _probe_image(path, sniffed, size, limits)
+        info, thumb = _probe_image(path, sniffed, size, limits, thumb_size)
     elif sniffed.kind in ("video", "audio"):
-        info = _probe_av(path, sniffed, size, limits)
+        info, thumb = _probe_av(path, sniffed, size, limits, thumb_size)
     else:
         info = _probe_text(path, sniffed, size, limits)
-    return _note_name(path, sniffed, info)
+    return _note_name(path, sniffed, info), thumb
 
 
 def _note_name(path: Path, sniffed: Sniffed, info: MediaInfo) -> MediaInfo:
@@ -96,39 +135,34 @@ def _note_name(path: Path, sniffed: Sniffed, info: MediaInfo) -> MediaInfo:
 # ---------------------------------------------------------------------------------------------- images
 
 
-def probe_with_thumbnail(
-    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256
-) -> tuple[MediaInfo, bytes | None]:
-    """``probe`` plus a JPEG thumbnail (images) or poster frame (video), decoding images only once.
+def fit_size(width: int, height: int, box: int) -> tuple[int, int]:
+    """The size ``Image.thumbnail((box, box))`` gives a ``width`` x ``height`` image (aspect kept,
+    rounded the way Pillow rounds it); the size itself when it already fits."""
+    if width <= box and height <= box:
+        return width, height
+    aspect = width / height
+    if aspect >= 1:
+        h = max(min(math.floor(box / aspect), math.ceil(box / aspect),
+                    key=lambda n: 0 if n == 0 else abs(aspect - box / n)), 1)
+        return box, h
+    w = max(min(math.floor(box * aspect), math.ceil(box * aspect), key=lambda n: abs(aspect - n / box)), 1)
+    return w, box
 
-    Ingest needs both; for PNG/TIFF/WebP the validating decode is the expensive part, so the
-    thumbnail is cut from the frame the probe already decoded. JPEGs use a reduced DCT decode instead,
-    which is cheaper than resizing the full image.
-    """
-    path = Path(path)
-    sniffed = sniff(path, limits)
-    nbytes = path.stat().st_size
-    info: MediaInfo
-    thumb: bytes | None = None
-    if sniffed.kind == "image":
-        holder: list[Image.Image] = []
-        info = _probe_image(path, sniffed, nbytes, limits, keep_first=holder if sniffed.format != "jpeg" else None)
-        if holder:
-            first = convert_mode(ImageOps.exif_transpose(holder[0]), "RGB")
-            first.thumbnail((size, size), Image.Resampling.LANCZOS)
-            thumb = jpeg_bytes(first)
-        else:
-            thumb = thumbnail_bytes(path, size, limits)
-    elif sniffed.kind == "video":
-        from reelforge.media.video import poster_frame_bytes  # video.py builds on this module
 
-        info = _probe_av(path, sniffed, nbytes, limits)
-        thumb = poster_frame_bytes(path, size, limits)
-    elif sniffed.kind == "audio":
-        info = _probe_av(path, sniffed, nbytes, limits)
-    else:
-        info = _probe_text(path, sniffed, nbytes, limits)
-    return _note_name(path, sniffed, info), thumb
+def _thumbnail(im: Image.Image, full: tuple[int, int], box: int, orientation: int | None) -> bytes:
+    """JPEG thumbnail of a decoded frame (possibly DCT-reduced from ``full``), upright, in RGB."""
+    target = fit_size(*full, box)
+    if im.mode not in ("RGB", "RGBA", "L", "LA"):
+        im = convert_mode(im, "RGB")  # palettes, 16-bit, CMYK, ...: convert first, then resize
+    if im.size != target:
+        # Bicubic, as Image.thumbnail; reducing_gap 1.5: a box reduce by 2 or more first, as a
+        # filter over all of a 1 MP frame costs three times as much.
+        im = im.resize(target, Image.Resampling.BICUBIC, reducing_gap=1.5)
+    im = convert_mode(im, "RGB")  # alpha onto white, ICC profile applied (the resize kept im.info)
+    method = _ORIENT.get(orientation or 1)
+    if method is not None:
+        im = im.transpose(method)
+    return jpeg_bytes(im, optimize=False)
 
 
 def _planned_pixels(im: Image.Image, sniffed: Sniffed, n_frames: int, name: str, limits: MediaLimits) -> int:
@@ -160,8 +194,8 @@ def _check_frame_count(n_frames: int, name: str, limits: MediaLimits) -> None:
 
 
 def _probe_image(
-    path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, keep_first: list[Image.Image] | None = None
-) -> MediaInfo:
+    path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, thumb_size: int | None = None
+) -> tuple[MediaInfo, bytes | None]:
     name = path.name
     budget = DecodeBudget(name, limits)
     layout = read_jpeg_layout(path, name) if sniffed.format == "jpeg" else None
@@ -171,6 +205,7 @@ def _probe_image(
         check_image_size((width, height), name, limits)
         _check_frame_count(n_frames, name, limits)
         budget.reserve(n_frames * width * height, _frames_of(n_frames, width, height))
+    thumb: bytes | None = None
     with open_image(path, limits, sniffed) as im, decoding(name):
         width, height = im.size
         mode = im.mode
@@ -178,6 +213,7 @@ def _probe_image(
         n_frames = int(getattr(im, "n_frames", 1) or 1)
         _check_frame_count(n_frames, name, limits)
         if layout is not None:  # progressive scans are passes of their own; MPO adds whole frames
+            # Charged at full size even when decoded reduced below: the same files pass either way.
             planned = layout.decode_pixels() + (n_frames - 1) * width * height
             budget.reserve(planned, f"{len(layout.scans)} scans of {width}x{height}")
         elif sniffed.format != "png":
@@ -185,6 +221,17 @@ def _probe_image(
             budget.reserve(planned, _frames_of(n_frames, width, height))  # before any frame is decoded
         # Only now: for a PNG, getexif() decodes the first frame to reach chunks after the pixels.
         orientation = im.getexif().get(0x0112)
+        if layout is not None and n_frames == 1:
+            # DCT scaling (1/2..1/8) still entropy-decodes every coefficient of every scan: the
+            # whole file is read and checked, but the IDCT and colour work shrink up to 64 times.
+            # (Not for MPO: Pillow keeps the scale across frames while their tiles stay full-size.)
+            wanted = fit_size(width, height, thumb_size) if thumb_size else (1, 1)
+            im.draft(mode, wanted)
+        self_thumb = (
+            thumb_size is not None and layout is not None and n_frames == 1 and width <= thumb_size
+            and height <= thumb_size and mode in ("RGB", "L") and (orientation or 1) == 1
+            and "icc_profile" not in im.info and size <= _SELF_THUMB_MAX_BYTES
+        )
         total_ms = 0.0
         for index in range(n_frames):
             if index:
@@ -193,9 +240,10 @@ def _probe_image(
                 check_image_size(im.size, name, limits)
             im.load()
             if index == 0 and layout is not None:
-                _check_jpeg_end(path, im, name)
-            if index == 0 and keep_first is not None:
-                keep_first.append(im.copy())
+                _check_jpeg_end(path, im, name, max(1, round(width / im.width)))
+            if index == 0 and thumb_size is not None:
+                # From the frame just decoded, before the next one replaces it.
+                thumb = path.read_bytes() if self_thumb else _thumbnail(im, (width, height), thumb_size, orientation)
             total_ms += float(im.info.get("duration", 0) or 0)
         budget.check_time()
     info = MediaInfo(
@@ -214,17 +262,19 @@ def _probe_image(
     if n_frames > 1 and total_ms > 0:
         info.duration = total_ms / 1000.0
         info.fps = n_frames / info.duration
-    return info
+    return info, thumb
 
 
-def _check_jpeg_end(path: Path, im: Image.Image, name: str) -> None:
+def _check_jpeg_end(path: Path, im: Image.Image, name: str, scale: int = 1) -> None:
     """Refuse a JPEG whose scan data stops before the picture does (libjpeg only warns).
 
     libjpeg fills the blocks it had no data for with zero coefficients, i.e. mid-grey 128 in every
-    channel, so a file that ended early always has a grey last block. Only then is the file decoded
-    again by FFmpeg, which reports the early end as an error.
+    channel, so a file that ended early always has a grey last block (``8 / scale`` pixels wide in
+    a DCT-scaled decode). Only then is the file decoded again by FFmpeg, which reports the early
+    end as an error.
     """
-    corner = np.asarray(im.crop((max(0, im.width - 8), max(0, im.height - 8), im.width, im.height)))
+    block = max(1, 8 // scale)
+    corner = np.asarray(im.crop((max(0, im.width - block), max(0, im.height - block), im.width, im.height)))
     grey = (corner == 128).all() or (im.mode == "CMYK" and (corner == 127).all())  # Adobe CMYK is inverted
     if corner.size == 0 or not grey:
         return
@@ -250,6 +300,11 @@ class _Scan:
     # Packets of the primary stream from its last keyframe on: what decoding the tail will cost.
     tail_packets: int = 0
     head_frames: int = 0
+    # Keyframes of the primary stream in file order: (pts, number of its packets before this one).
+    keys: list[tuple[int, int]] = field(default_factory=list)
+    # Video: the first keyframe, decoded on its own (packet index; the frame, kept for a poster).
+    head_at: int | None = None
+    head: av.VideoFrame | None = None
 
     def extent(self, index: int | None = None) -> float:
         keys = [index] if index is not None else list(self.end)
@@ -274,6 +329,9 @@ class _Frames:
         self.declared = ctx.width * ctx.height if stream.type == "video" else 0
 
     def decode(self, packet: av.Packet | None) -> int:
+        return len(self.frames(packet))
+
+    def frames(self, packet: av.Packet | None) -> list:
         self.budget.check_time()
         frames = decode(self.stream, packet, self.name)
         for frame in frames:
@@ -287,7 +345,7 @@ class _Frames:
             extra = frame.width * frame.height - self.declared
             if extra > 0:
                 self.budget.reserve(extra, "frames larger than the header declares")
-        return len(frames)
+        return frames
 
 
 def _gop(packets: int, stream: av.stream.Stream, so_far: bool = False) -> str:
@@ -301,7 +359,10 @@ def _demux_all(
     frames: _Frames,
     max_seconds: float,
     fps: float | None,
+    file_size: int,
 ) -> _Scan:
+    """Read every packet of every stream without decoding (but the first frame): each must be
+    whole and lie inside the file, and no GOP may be over the decode budget."""
     scan = _Scan()
     name = frames.name
     frame_len = 1.0 / fps if fps else 0.0
@@ -311,6 +372,13 @@ def _demux_all(
                 continue  # end-of-stream marker
             stream = packet.stream
             idx = stream.index
+            pos = packet.pos
+            if packet.is_corrupt or (pos is not None and pos >= 0 and pos + packet.size > file_size):
+                raise MediaError(
+                    f"{name}: truncated or corrupt file: a {stream.type} packet "
+                    f"{'at byte ' + format(pos, ',') + ' ' if pos is not None and pos >= 0 else ''}"
+                    f"is not whole inside the file's {file_size:,} bytes"
+                )
             scan.packets[idx] = scan.packets.get(idx, 0) + 1
             ts = packet.pts if packet.pts is not None else packet.dts
             if ts is not None and packet.time_base:
@@ -326,6 +394,7 @@ def _demux_all(
                 if packet.is_keyframe and ts is not None:
                     scan.last_key_pts = ts
                     scan.tail_packets = 0
+                    scan.keys.append((ts, scan.packets[idx] - 1))
                 scan.tail_packets += 1
                 if frames.declared:
                     # Any GOP, not only the last one that validation decodes: a poster frame or a
@@ -333,15 +402,25 @@ def _demux_all(
                     frames.budget.check(
                         scan.tail_packets * frames.declared, _gop(scan.tail_packets, primary, so_far=True)
                     )
-                if not scan.head_frames:
+                if primary.type == "video":
+                    if scan.head_at is None and packet.is_keyframe:
+                        # That packet alone, then a flush: a decoder with B-frame delay would
+                        # otherwise take (and decode) several more packets before it emits one.
+                        frames.budget.reserve(frames.declared, "the first frame")
+                        got = frames.frames(packet) + frames.frames(None)
+                        scan.head_at, scan.head_frames = scan.packets[idx] - 1, len(got)
+                        scan.head = got[0] if got else None
+                    elif scan.packets[idx] % 256 == 0:
+                        frames.budget.check_time()
+                elif not scan.head_frames:
                     frames.budget.reserve(frames.declared, "the first frame")
                     scan.head_frames = frames.decode(packet)
                 elif scan.packets[idx] % 256 == 0:
                     frames.budget.check_time()
     except AV_ERRORS as err:
         raise MediaError(f"{name}: corrupt or truncated file ({describe(err)})") from None
-    if not scan.head_frames and scan.packets.get(primary.index):
-        # Decoders with delay (B-frames, frame threads) emit their frames on flush.
+    if primary.type != "video" and not scan.head_frames and scan.packets.get(primary.index):
+        # Decoders with delay emit their frames on flush.
         scan.head_frames = frames.decode(None)
     return scan
 
@@ -372,6 +451,78 @@ def _decode_tail(container: InputContainer, primary: av.stream.Stream, scan: _Sc
     except AV_ERRORS as err:
         raise MediaError(f"{frames.name}: corrupt or truncated file near the end ({describe(err)})") from None
     return count + frames.decode(None)
+
+
+def _decode_poster(
+    container: InputContainer, primary: av.stream.Stream, scan: _Scan, frames: _Frames
+) -> tuple[av.VideoFrame | None, int]:
+    """The poster: the keyframe nearest 10% into the video, decoded on its own after a seek (the
+    first keyframe, already decoded, when that is the nearest). A keyframe needs no other frame, so
+    whatever the keyframe interval this decodes one frame, never the GOP up to an exact time.
+    Returns (frame, frames decoded here): the first keyframe when the file cannot seek or the seek
+    does not land on the keyframe asked for; no frame when that keyframe decodes to nothing."""
+    tb = primary.time_base
+    if not scan.keys or not tb:
+        return scan.head, 0
+    start = scan.start.get(primary.index, 0.0)
+    target = start + scan.extent(primary.index) * _POSTER_AT
+    key_pts, at = min(scan.keys, key=lambda k: abs(float(k[0] * tb) - target))
+    if at == scan.head_at:
+        return scan.head, 0
+    frames.budget.reserve(frames.declared, "the poster frame")
+    try:
+        container.seek(key_pts, stream=primary, backward=True)
+    except AV_ERRORS:
+        return scan.head, 0
+    try:
+        for packet in container.demux(primary):
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if not packet.size or ts is None or ts < key_pts:
+                continue  # the end of an earlier GOP, where the seek landed: not decoded
+            if ts != key_pts or not packet.is_keyframe:
+                break
+            got = frames.frames(packet) + frames.frames(None)
+            return (got[0] if got else None), len(got)
+    except AV_ERRORS as err:
+        raise MediaError(f"{frames.name}: corrupt or truncated file near the poster frame ({describe(err)})") from None
+    return scan.head, 0
+
+
+def _first_frame_from_start(
+    path: Path, name: str, budget: DecodeBudget, limits: MediaLimits
+) -> tuple[av.VideoFrame | None, int]:
+    """For a stream without keyframe flags: decode from its first packet until a frame comes out,
+    each packet charged to the budget before it is decoded."""
+    with open_input(path) as container:
+        stream = video_stream(container)
+        if stream is None:
+            raise MediaError(f"{name}: no video stream")
+        frames = _Frames(stream, name, budget, limits)
+        limit_frame_threads(stream, stream.codec_context.width, stream.codec_context.height)
+        count = 0
+        try:
+            for packet in itertools.chain(container.demux(stream), [None]):
+                if packet is not None and not packet.size:
+                    continue
+                budget.reserve(frames.declared, "frames decoded to reach the first one")
+                got = frames.frames(packet)
+                count += len(got)
+                if got:
+                    return got[0], count
+                if packet is None:
+                    break
+        except AV_ERRORS as err:
+            raise MediaError(f"{name}: corrupt or truncated file ({describe(err)})") from None
+        return None, count
+
+
+def _poster_jpeg(frame: av.VideoFrame, width: int, height: int, sar: Fraction | None, box: int) -> bytes:
+    """The frame as a JPEG thumbnail at display aspect (anamorphic pixels stretched), scaled by
+    swscale straight from the decoder's format to the thumbnail size."""
+    display_w = max(1, round(width * float(sar))) if sar and sar > 0 else width
+    tw, th = fit_size(display_w, height, box)
+    image = frame.reformat(width=tw, height=th, format="rgb24", interpolation="AREA").to_image()
+    return jpeg_bytes(image, optimize=False)
 
 
 def _decode_everything(
@@ -423,11 +574,14 @@ def _check_riff_size(path: Path, fmt: str, size: int) -> None:
         )
 
 
-def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> MediaInfo:
+def _probe_av(
+    path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, poster_size: int | None = None
+) -> tuple[MediaInfo, bytes | None]:
     name = path.name
     budget = DecodeBudget(name, limits)
     if sniffed.format in ("wav", "aiff", "avi"):
         _check_riff_size(path, sniffed.format, size)
+    poster: bytes | None = None
     with open_input(path) as container:
         vstream = video_stream(container)
         astream = audio_stream(container, decodable=sniffed.kind == "video")
@@ -455,12 +609,14 @@ def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> M
             max_seconds = limits.max_audio_seconds
             info.sample_rate, info.channels = rate, channels
             info.codec = astream.codec_context.name
-        primary.codec_context.thread_type = "AUTO"
+        # Validation decodes single frames (the first keyframe, the poster's): frame threads would
+        # only make the decoder take in, and decode, more packets before it emits one.
+        primary.codec_context.thread_type = "SLICE" if primary is vstream else "AUTO"
         if vstream is not None and primary is vstream:
             limit_frame_threads(vstream, info.width or 0, info.height or 0)
         frames = _Frames(primary, name, budget, limits)
 
-        scan = _demux_all(container, primary, frames, max_seconds, fps)
+        scan = _demux_all(container, primary, frames, max_seconds, fps, size)
         count = scan.packets.get(primary.index, 0)
         if count == 0:
             raise MediaError(f"{name}: the {primary.type} stream has no data")
@@ -483,20 +639,36 @@ def _probe_av(path: Path, sniffed: Sniffed, size: int, limits: MediaLimits) -> M
             raise MediaError(
                 f"{name}: truncated file: it declares {declared:.1f} s but holds only {scan.extent():.1f} s"
             )
-        if scan.head_frames == 0:
+        if scan.head_frames == 0 and (primary is not vstream or scan.head_at is not None):
             raise MediaError(f"{name}: no {primary.type} frame could be decoded")
-        tail = _decode_tail(container, primary, scan, frames)
+        if primary is vstream:
+            sar = vstream.sample_aspect_ratio
+            if scan.head_at is not None:
+                frame, decoded = _decode_poster(container, primary, scan, frames)
+                if frame is None:
+                    raise MediaError(f"{name}: the keyframe {_POSTER_AT:.0%} into the video cannot be decoded")
+        else:
+            decoded = _decode_tail(container, primary, scan, frames)
     # The container is closed: its streams must not be touched any more.
-    if tail <= 0:  # not seekable, or the seek landed past the last keyframe: decode it all
-        tail = _decode_everything(path, sniffed.kind, name, count, budget, limits)
-    if tail == 0:
-        raise MediaError(f"{name}: the end of the {sniffed.kind} stream cannot be decoded")
+    if sniffed.kind == "video":
+        if scan.head_at is None:  # no packet flagged as a keyframe: decode from the start
+            frame, decoded = _first_frame_from_start(path, name, budget, limits)
+            if frame is None:
+                raise MediaError(f"{name}: no video frame could be decoded")
+        if poster_size is not None:
+            poster = _poster_jpeg(frame, info.width or 0, info.height or 0, sar, poster_size)
+        info.extra["decoded_frames"] = scan.head_frames + decoded
+    else:
+        if decoded <= 0:  # not seekable, or the seek landed past the last keyframe: decode it all
+            decoded = _decode_everything(path, sniffed.kind, name, count, budget, limits)
+        if decoded == 0:
+            raise MediaError(f"{name}: the end of the {sniffed.kind} stream cannot be decoded")
+        info.extra["decoded_tail_frames"] = decoded
 
     info.duration = extent if extent > 0 else declared
     if sniffed.kind == "video":
         info.frames = count
-    info.extra["decoded_tail_frames"] = tail
-    return info
+    return info, poster
 
 
 # ------------------------------------------------------------------------------------------------ text

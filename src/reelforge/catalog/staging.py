@@ -1,0 +1,449 @@
+"""Ingest's per-file work: stage (copy + sha256), validate, thumbnail; in this process or a pool.
+
+Each file is opened without following a symlink swapped in since it was listed, streamed into the
+blob store's staging area while hashed, and validated there (what we check is exactly what we
+keep), in one cheap decode that also gives the thumbnail (``media.probe_with_thumbnail``). Nothing
+is committed here: the caller commits every staged blob, or discards them all.
+
+Big ingests fan out to a pool of spawned processes sized to the machine; the calling process takes
+chunks too (from the end of the queue, while the workers start up and take them from the front),
+so a small ingest never waits for a pool. A refusal stops the other workers at their next file,
+and every staged file of the call is discarded before the refusal is raised. This module imports
+no database code, so workers start quickly.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import io
+import logging
+import multiprocessing
+import os
+import stat
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reelforge.errors import InvalidInput, LimitExceeded, NotFound, ReelforgeError
+
+if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event
+
+    from reelforge.media.limits import MediaLimits
+    from reelforge.storage.base import BlobStore, StagedBlob
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = 256
+# Serial work below this estimate (seconds) is not worth starting worker processes for.
+_PARALLEL_FROM_SECONDS = 0.5
+# Rough costs for that estimate: a fixed part per file, and bytes at the rate they are checked:
+# images are decoded whole (~100 MB/s of compressed data), audio and video are mostly demuxed
+# (copy + hash bound), by the name's suffix (a hint only: the content decides the kind).
+_EST_FILE_SECONDS = 0.0015
+_EST_BYTES_PER_SECOND = 100e6
+_EST_AV_BYTES_PER_SECOND = 1e9
+_AV_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".ts", ".mts", ".m2ts",
+                          ".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus"})
+
+
+def display_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (os.fsdecode's surrogates) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def raw_name_bytes(name: str) -> bytes | None:
+    """The original bytes of a name that is not valid UTF-8, else None."""
+    raw = name.encode("utf-8", "surrogateescape")
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+    return None
+
+
+@dataclass
+class Staged:
+    """One validated file waiting in staging (plain data: it crosses process boundaries)."""
+
+    source: Path
+    name: str
+    blob: StagedBlob
+    info: dict[str, Any]
+    thumb: StagedBlob | None = None  # a staged JPEG thumbnail or poster frame
+    thumb_is_blob: bool = False  # the file is its own thumbnail (a JPEG that fits the box)
+    raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
+    asset_id: str | None = None
+
+    def discard(self) -> None:
+        self.blob.discard()
+        if self.thumb is not None:
+            self.thumb.discard()
+
+
+@dataclass
+class IngestProgress:
+    """Where an ingest is: files and bytes checked so far, and the file or step at hand."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    message: str
+
+
+@dataclass
+class StageResult:
+    staged: list[Staged] = field(default_factory=list)  # in the order the files were given
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, why), with skip_invalid
+
+
+def stage_one(
+    blobs: BlobStore, src: Path, raw_name: str, name: str, limits: MediaLimits, *, sync: bool = True
+) -> Staged:
+    """Stage, validate and thumbnail one file (``name``: its checked catalog name); raises a
+    ReelforgeError naming the file by its own name."""
+    from reelforge.media import is_document, probe_document, probe_with_thumbnail
+
+    blob = _stage_source(blobs, src, limits.max_bytes, sync)
+    thumb: StagedBlob | None = None
+    try:
+        # Probe the staged copy, not the source: what we validate is exactly what we keep.
+        data: bytes | None = None
+        if is_document(blob.path, name):
+            info = probe_document(blob.path, name, limits).to_dict()
+        else:
+            media, data = probe_with_thumbnail(blob.path, limits, THUMB_SIZE)
+            info = media.to_dict()
+        same = data is not None and len(data) == blob.size and hashlib.sha256(data).hexdigest() == blob.sha256
+        if data is not None and not same:
+            thumb = _stage_bytes(blobs, data, sync)
+        for staged in (blob, thumb):
+            prepare = getattr(staged, "prepare", None)
+            if prepare is not None:
+                prepare()
+    except ReelforgeError as exc:
+        blob.discard()
+        # Decoders name the file they read (the staged copy); the user knows it by its own name.
+        msg = str(exc).replace(f"{blob.path}: ", "").replace(f"{blob.path.name}: ", "")
+        raise type(exc)(msg.replace(str(blob.path), src.name).replace(blob.path.name, src.name)) from None
+    except BaseException:
+        blob.discard()
+        raise
+    return Staged(src, name, blob, info, thumb, thumb_is_blob=same, raw_name=raw_name_bytes(raw_name))
+
+
+def _stage_bytes(blobs: BlobStore, data: bytes, sync: bool) -> StagedBlob:
+    if sync:
+        return blobs.stage_stream(io.BytesIO(data), suffix=".jpg")
+    return blobs.stage_stream(io.BytesIO(data), suffix=".jpg", sync=False)  # type: ignore[call-arg]
+
+
+def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> StagedBlob:
+    """Stage a file we listed, opened without following a symlink swapped in since (unless the
+    listing itself was a symlink the user allowed), and only if it is a regular file."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not src.is_symlink():
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(src, flags)
+    except FileNotFoundError:
+        raise NotFound(f"{display_name(str(src))}: no such file") from None
+    except OSError as exc:
+        raise InvalidInput(f"{display_name(str(src))}: cannot open ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidInput(f"{display_name(str(src))}: not a regular file")
+        if st.st_size > max_bytes:
+            raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
+        suffix = src.suffix.lower()[:16]
+        if sync:
+            return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes)
+        return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes, sync=False)  # type: ignore[call-arg]
+
+
+# -- many files ------------------------------------------------------------------------------------
+
+# (position in the call, file, its name as listed, its checked catalog name or why it has none)
+Item = tuple[int, Path, str, "str | ReelforgeError"]
+Outcome = tuple[int, "Staged | ReelforgeError"]
+
+
+def _run_chunk(
+    blobs: BlobStore, items: Sequence[Item], limits: MediaLimits, skip_invalid: bool, sync: bool,
+    stop: Callable[[], bool],
+) -> list[Outcome]:
+    """Stage a chunk; without ``skip_invalid`` the first refusal discards the chunk's files and is
+    its only outcome. Any other exception also discards them before it propagates."""
+    out: list[Outcome] = []
+    try:
+        for index, src, raw_name, name in items:
+            if stop():
+                break
+            try:
+                if isinstance(name, ReelforgeError):
+                    raise name
+                out.append((index, stage_one(blobs, src, raw_name, name, limits, sync=sync)))
+            except ReelforgeError as exc:
+                if not skip_invalid:
+                    _discard(out)
+                    return [(index, exc)]
+                out.append((index, exc))
+        if stop():  # another chunk was refused meanwhile: nothing of this call is kept
+            _discard(out)
+            return []
+        return out
+    except BaseException:
+        _discard(out)
+        raise
+
+
+def _discard(outcomes: Sequence[Outcome]) -> None:
+    for _, result in outcomes:
+        if isinstance(result, Staged):
+            result.discard()
+
+
+# Worker-process state, set once by the pool's initializer.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(blob_url: str, limits: dict[str, Any], stop: Event) -> None:
+    from reelforge.media.limits import MediaLimits
+    from reelforge.storage import open_blob_store
+
+    _WORKER.update(blobs=open_blob_store(blob_url), limits=MediaLimits.from_dict(limits), stop=stop)
+
+
+def _worker_chunk(items: Sequence[Item], skip_invalid: bool) -> list[Outcome]:
+    stop: Event = _WORKER["stop"]
+    return _run_chunk(_WORKER["blobs"], items, _WORKER["limits"], skip_invalid, False, stop.is_set)
+
+
+def default_workers() -> int:
+    """Processes for a big ingest: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_workers(files: Sequence[tuple[Path, str]], sizes: Sequence[int], workers: int) -> int:
+    """How many worker processes an ingest of these files is worth (1: in-process)."""
+    estimate = len(sizes) * _EST_FILE_SECONDS
+    for (src, _), size in zip(files, sizes, strict=True):
+        rate = _EST_AV_BYTES_PER_SECOND if src.suffix.lower() in _AV_SUFFIXES else _EST_BYTES_PER_SECOND
+        estimate += size / rate
+    if workers <= 1 or len(sizes) < 2 or estimate < _PARALLEL_FROM_SECONDS:
+        return 1
+    if multiprocessing.current_process().daemon:
+        return 1  # a daemonic process (some job runners) may not start processes of its own
+    return workers
+
+
+def _chunks(items: list[Item], sizes: Sequence[int], workers: int) -> list[list[Item]]:
+    """Contiguous chunks, about four per worker and at most 64 files each: small enough to keep
+    every process busy to the end, big enough that handing them out costs little."""
+    total = sum(sizes)
+    max_files = max(1, min(64, len(items) // (workers * 4)))
+    max_bytes = max(8 << 20, total // (workers * 4))
+    out: list[list[Item]] = []
+    current: list[Item] = []
+    held = 0
+    for item, size in zip(items, sizes, strict=True):
+        if current and (len(current) >= max_files or held + size > max_bytes):
+            out.append(current)
+            current, held = [], 0
+        current.append(item)
+        held += size
+    if current:
+        out.append(current)
+    return out
+
+
+def stage_files(
+    blobs: BlobStore,
+    files: Sequence[tuple[Path, str]],
+    limits: MediaLimits,
+    check_name: Callable[[str], str],
+    *,
+    skip_invalid: bool = False,
+    workers: int = 1,
+    progress: Callable[[IngestProgress], None] | None = None,
+    sizes: Sequence[int] | None = None,
+) -> StageResult:
+    """Stage every file (see the module docstring). Raises the first refusal, in the files' order
+    as far as it is known, unless ``skip_invalid``; then nothing of this call is left in staging.
+    Where the store commits batches (``commit_many``, which makes them durable), the staged bytes
+    are not fsynced here. ``sizes``: the files' sizes, if the caller has them (for progress)."""
+    sizes = list(sizes) if sizes is not None else [_size(src) for src, _ in files]
+    items: list[Item] = [(i, src, raw, _named(check_name, raw)) for i, (src, raw) in enumerate(files)]
+    parallel = workers > 1 and hasattr(blobs, "commit_many") and hasattr(blobs, "url")
+    batch_sync = not hasattr(blobs, "commit_many")  # stores without a batch commit sync each file
+    tracker = _Tracker(len(files), sum(sizes), sizes, progress)
+    if not parallel:
+        outcomes: list[Outcome] = []
+        try:
+            for item in items:
+                tracker.starting(item)
+                got = _run_chunk(blobs, [item], limits, skip_invalid, batch_sync, lambda: False)
+                outcomes.extend(got)
+                tracker.finished(got)
+                if got and isinstance(got[0][1], ReelforgeError) and not skip_invalid:
+                    break
+        except BaseException:
+            _discard(outcomes)
+            raise
+        return _result(outcomes, files, skip_invalid)
+    chunks = _chunks(items, sizes, workers)
+    return _stage_parallel(blobs, chunks, files, limits, skip_invalid, min(workers, len(chunks)), tracker)
+
+
+def _stage_parallel(
+    blobs: BlobStore,
+    chunks: list[list[Item]],
+    files: Sequence[tuple[Path, str]],
+    limits: MediaLimits,
+    skip_invalid: bool,
+    workers: int,
+    tracker: _Tracker,
+) -> StageResult:
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    results: list[list[Outcome] | None] = [None] * len(chunks)
+    queue = deque(range(len(chunks)))
+    inflight: dict[cf.Future[list[Outcome]], int] = {}
+    refused = broken = False
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker,
+        initargs=(blobs.url, limits.to_dict(), stop),
+    )
+
+    def finish(i: int, got: list[Outcome]) -> None:
+        nonlocal refused
+        results[i] = got
+        tracker.finished(got)
+        if _refused(got, skip_invalid):
+            refused = True
+            stop.set()  # chunks in flight stop at their next file
+
+    try:
+        while (queue or inflight) and not refused:
+            # Workers take chunks from the front, one each plus one waiting, so that this process
+            # can take the next ones from the back meanwhile (all of them while the pool starts).
+            while not broken and queue and len(inflight) < workers + 1:
+                i = queue.popleft()
+                try:
+                    inflight[pool.submit(_worker_chunk, chunks[i], skip_invalid)] = i
+                except cf.BrokenExecutor:
+                    queue.appendleft(i)
+                    broken = True
+            for fut in [f for f in inflight if f.done()]:
+                i = inflight.pop(fut)
+                try:
+                    finish(i, fut.result())  # a bug or I/O error in a worker propagates (after cleanup)
+                except cf.BrokenExecutor:
+                    # A worker could not start (e.g. a __main__ that spawn cannot import) or died:
+                    # its chunk is done here. Files a killed worker staged are left for gc.
+                    log.warning("ingest worker processes failed; checking the remaining files in this process")
+                    broken = True
+                    queue.appendleft(i)
+            if refused:
+                break
+            if queue:
+                i = queue.pop()
+                for item in chunks[i]:
+                    tracker.starting(item)
+                finish(i, _run_chunk(blobs, chunks[i], limits, skip_invalid, False, stop.is_set))
+            elif inflight:
+                cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _discard_all(results, inflight)
+        raise
+    pool.shutdown(wait=True, cancel_futures=True)
+    if refused:
+        _discard_all(results, inflight)  # the call is refused as a whole: nothing stays staged
+        first = min((o for got in results if got for o in got if isinstance(o[1], ReelforgeError)),
+                    key=lambda o: o[0])
+        _raise(first, files)
+    outcomes: list[Outcome] = []
+    for got in results:
+        outcomes.extend(got or [])
+    return _result(outcomes, files, skip_invalid)
+
+
+def _refused(got: Sequence[Outcome], skip_invalid: bool) -> bool:
+    return not skip_invalid and any(isinstance(r, ReelforgeError) for _, r in got)
+
+
+def _discard_all(results: list[list[Outcome] | None], inflight: dict[cf.Future[list[Outcome]], int]) -> None:
+    """Discard every staged file of the call: collected, and returned by chunks still in flight."""
+    for fut, i in inflight.items():
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            results[i] = fut.result()
+    for got in results:
+        _discard(got or [])
+
+
+def _raise(outcome: Outcome, files: Sequence[tuple[Path, str]]) -> None:
+    index, exc = outcome
+    assert isinstance(exc, ReelforgeError)
+    raise type(exc)(f"{display_name(str(files[index][0]))}: {exc}") from None
+
+
+def _result(outcomes: list[Outcome], files: Sequence[tuple[Path, str]], skip_invalid: bool) -> StageResult:
+    out = StageResult()
+    outcomes.sort(key=lambda o: o[0])
+    for index, result in outcomes:
+        if isinstance(result, Staged):
+            out.staged.append(result)
+        elif not skip_invalid:
+            _discard(outcomes)
+            _raise((index, result), files)
+        else:
+            out.rejected.append((display_name(str(files[index][0])), str(result)))
+    return out
+
+
+def _named(check_name: Callable[[str], str], raw_name: str) -> str | ReelforgeError:
+    """The catalog name, checked here (workers import no catalog code), or why it is refused."""
+    try:
+        return check_name(display_name(raw_name))
+    except ReelforgeError as exc:
+        return exc
+
+
+def _size(src: Path) -> int:
+    try:
+        return src.stat().st_size
+    except OSError:
+        return 0  # staging will say what is wrong with it
+
+
+class _Tracker:
+    """Turns finished files into IngestProgress calls (files and bytes checked so far)."""
+
+    def __init__(self, total: int, total_bytes: int, sizes: Sequence[int],
+                 progress: Callable[[IngestProgress], None] | None) -> None:
+        self.total, self.total_bytes, self.sizes, self.progress = total, total_bytes, sizes, progress
+        self.done = 0
+        self.done_bytes = 0
+
+    def starting(self, item: Item) -> None:
+        if self.progress is not None:
+            self.progress(IngestProgress(self.done, self.total, self.done_bytes, self.total_bytes,
+                                         f"checking {display_name(item[2])}"))
+
+    def finished(self, outcomes: Sequence[Outcome]) -> None:
+        for index, _ in outcomes:
+            self.done += 1
+            self.done_bytes += self.sizes[index]
+        if self.progress is not None and outcomes:
+            self.progress(IngestProgress(self.done, self.total, self.done_bytes, self.total_bytes,
+                                         f"checked {self.done} of {self.total}"))

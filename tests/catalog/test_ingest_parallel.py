@@ -1,0 +1,189 @@
+"""Ingest fanned out to worker processes: the same assets as in-process, all-or-nothing, derived jobs.
+
+Real files, real decoding, real spawned processes. The pool is forced for small corpora by lowering
+the serial-work threshold (a real ingest only starts one when the work is worth it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from reelforge.catalog import staging
+from reelforge.catalog.staging import IngestProgress
+from reelforge.errors import MediaError
+from reelforge.media import write_video
+from reelforge.studio import Studio
+from tests.conftest import make_image
+
+
+def _snapshot(studio: Studio) -> tuple[list[str], list[str], list[str], list[str]]:
+    blobs = sorted(b.sha256 for b in studio.blobs.iter_blobs())
+    assets = sorted(a.id for a in studio.assets.list())
+    staging_files = sorted(p.name for p in studio.blobs.tmp.iterdir())  # type: ignore[attr-defined]
+    root = studio.blobs.root  # type: ignore[attr-defined]
+    folders = sorted(str(p.relative_to(root)) for p in root.glob("??/??"))
+    return blobs, assets, staging_files, folders
+
+
+def _corpus(folder: Path, n: int = 24) -> Path:
+    """PNG and JPEG stills of several sizes (some fit the thumbnail box), a small video, a wav
+    and a screenplay, with one duplicate pair: every path of the ingest."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    for i in range(n):
+        size = (int(rng.integers(40, 700)), int(rng.integers(40, 500)))
+        fmt, suffix = (("PNG", "png"), ("JPEG", "jpg"))[i % 2]
+        make_image(folder / "stills" / f"s{i:02d}.{suffix}", size, seed=i, fmt=fmt)
+    shutil.copy(folder / "stills" / "s00.png", folder / "stills" / "copy_of_s00.png")
+    frames = (np.full((48, 64, 3), 20 * i, dtype=np.uint8) for i in range(12))
+    write_video(frames, folder / "clip.mp4", fps=12)
+    (folder / "scene.fountain").write_text("INT. HOUSE - DAY\n\nANNA\nHello.\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def force_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(staging, "_PARALLEL_FROM_SECONDS", 0.0)
+
+
+def _described(studio: Studio) -> list[tuple[object, ...]]:
+    out = []
+    for a in studio.assets.list():
+        thumb = studio.blobs.read_bytes(a.thumb_sha256) if a.thumb_sha256 else None
+        out.append((a.name, a.kind, a.format, a.sha256, a.size, json.dumps(a.info, sort_keys=True),
+                    a.thumb_sha256, thumb, a.tags))
+    return sorted(out, key=lambda t: str(t[0]))
+
+
+@pytest.mark.usefixtures("force_pool")
+def test_parallel_staging_gives_the_same_assets_as_serial(tmp_path: Path) -> None:
+    src = _corpus(tmp_path / "in")
+    serial = Studio.init(tmp_path / "serial")
+    pooled = Studio.init(tmp_path / "pooled")
+    seen: list[IngestProgress] = []
+    a = serial.assets.add([src], tags=["day1"], workers=1)
+    b = pooled.assets.add([src], tags=["day1"], workers=2, on_progress=seen.append)
+    assert [x.name for x in a.added] == [x.name for x in b.added]  # the order files were given
+    assert len(a.added) == len(b.added) == 26 and len(a.duplicates) == len(b.duplicates) == 1
+    # The second of two equal files is reported as the asset the first one became.
+    assert b.duplicates[0].name == "stills/copy_of_s00.png" and b.duplicates[0].duplicate
+    assert _described(serial) == _described(pooled)
+    assert not list(pooled.blobs.tmp.iterdir())  # type: ignore[attr-defined]
+    assert pooled.fsck().clean and not pooled.fsck().unreferenced
+    # Progress counted every file and byte, and ended with the commit.
+    assert seen[-1].files_done == seen[-1].files_total == 27 and seen[-1].message == "committing"
+    assert seen[-1].bytes_done == sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
+
+
+def test_small_jpegs_are_their_own_thumbnails(tmp_path: Path) -> None:
+    s = Studio.init(tmp_path / "studio")
+    small = make_image(tmp_path / "small.jpg", (200, 120), fmt="JPEG")
+    big = make_image(tmp_path / "big.jpg", (900, 300), fmt="JPEG")
+    report = s.assets.add([small, big])
+    by_name = {a.name: a for a in report.added}
+    assert by_name["small.jpg"].thumb_sha256 == by_name["small.jpg"].sha256
+    thumb = Image.open(s.blobs.local_path(by_name["big.jpg"].thumb_sha256))  # type: ignore[attr-defined]
+    assert thumb.format == "JPEG" and thumb.size == (256, 85)
+    assert by_name["big.jpg"].thumb_sha256 != by_name["big.jpg"].sha256
+    assert s.fsck().clean and not s.fsck().unreferenced
+
+
+@pytest.mark.usefixtures("force_pool")
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_one_bad_file_among_many_stores_nothing(tmp_path: Path, where: str) -> None:
+    src = _corpus(tmp_path / "in")
+    good = make_image(tmp_path / "x.png", (300, 200), seed=99).read_bytes()
+    name = {"first": "stills/a_bad.png", "middle": "stills/s11_bad.png", "last": "stills/z_bad.png"}[where]
+    (src / name).write_bytes(good[: len(good) // 2])  # truncated in its image data
+    s = Studio.init(tmp_path / "studio")
+    s.assets.add([make_image(tmp_path / "seed.png", seed=5)])
+    before = _snapshot(s)
+    with pytest.raises(MediaError, match=f"{Path(name).name}.*truncated"):
+        s.assets.add([src], workers=2)
+    assert _snapshot(s) == before  # no asset, no blob, no staging file, no new blob folder
+    report = s.assets.add([src], workers=2, skip_invalid=True)
+    assert len(report.added) == 26 and [Path(p).name for p, _ in report.rejected] == [Path(name).name]
+    assert not list(s.blobs.tmp.iterdir())  # type: ignore[attr-defined]
+    assert s.fsck().clean and not s.fsck().unreferenced
+
+
+@pytest.mark.usefixtures("force_pool")
+def test_workers_that_cannot_start_fall_back_to_this_process(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    # As when run from `python -`: spawned processes re-import __main__, and this one is gone.
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__spec__", None, raising=False)
+    monkeypatch.setattr(main, "__file__", str(tmp_path / "gone.py"), raising=False)
+    src = _corpus(tmp_path / "in", n=8)
+    s = Studio.init(tmp_path / "studio")
+    report = s.assets.add([src], workers=2)
+    assert len(report.added) == 10 and not list(s.blobs.tmp.iterdir())  # type: ignore[attr-defined]
+
+
+def test_ingest_queues_proxies_for_the_videos_added(tmp_path: Path) -> None:
+    src = _corpus(tmp_path / "in", n=2)
+    s = Studio.init(tmp_path / "studio")
+    report = s.ingest([src], tags=["day1"])
+    video = next(a for a in report.added if a.kind == "video")
+    assert len(report.jobs) == 1
+    job = s.jobs.get(report.jobs[0])
+    assert job.task == "media.proxies" and job.status == "queued" and job.params["assets"] == [video.id]
+    assert [j.id for j in s.jobs.list()] == report.jobs
+    # Adding the same files again adds no video: nothing more to do.
+    assert s.ingest([src]).jobs == []
+    # Images only: no job; and the setting turns it off.
+    assert s.ingest([make_image(tmp_path / "new.png", seed=42)]).jobs == []
+    quiet = Studio.init(tmp_path / "quiet", ingest_video_proxies=False)
+    assert quiet.ingest([src]).jobs == [] and quiet.jobs.list() == []
+
+
+def test_settings_for_ingest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reelforge.config import load_settings
+    from reelforge.errors import InvalidInput
+
+    assert load_settings(tmp_path).ingest_video_proxies is True
+    monkeypatch.setenv("REELFORGE_INGEST_VIDEO_PROXIES", "off")
+    monkeypatch.setenv("REELFORGE_INGEST_WORKERS", "3")
+    settings = load_settings(tmp_path)
+    assert settings.ingest_video_proxies is False and settings.ingest_workers == 3
+    monkeypatch.setenv("REELFORGE_INGEST_VIDEO_PROXIES", "perhaps")
+    with pytest.raises(InvalidInput, match="true or false"):
+        load_settings(tmp_path)
+
+
+def test_cli_add_summarises_and_queues_the_proxy_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from reelforge.cli.main import main
+
+    def rf(*args: object) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    home = tmp_path / "studio"
+    assert rf("init", home)[0] == 0
+    src = _corpus(tmp_path / "in", n=30)
+    code, out, _ = rf("--studio", home, "add", src)
+    lines = out.splitlines()
+    assert code == 0 and sum(line.startswith("added ") for line in lines) == 20  # the rest summed up
+    assert "… and 12 more (reelforge ls)" in out
+    assert "32 added, 1 already present, 0 rejected in" in out and "files/s" in out and "MB/s" in out
+    job_line = next(line for line in lines if line.startswith("queued "))
+    job_id = job_line.split()[1]
+    code, out, _ = rf("--studio", home, "--json", "jobs", "ls")
+    jobs = json.loads(out)
+    assert code == 0 and [(j["id"], j["task"], j["status"]) for j in jobs] == [(job_id, "media.proxies", "queued")]
+    # A refusal among the files: exit 2, the refused file listed, and (without --skip-invalid) nothing added.
+    (src / "stills" / "zz_cut.png").write_bytes((src / "stills" / "s02.png").read_bytes()[:300])
+    code, out, err = rf("--studio", home, "add", src)
+    assert code == 2 and "zz_cut.png" in err and len(err.strip().splitlines()) == 1
+    code, out, err = rf("--studio", home, "add", src, "--skip-invalid")
+    assert code == 2 and "0 added, 33 already present, 1 rejected" in out and "rejected" in err
