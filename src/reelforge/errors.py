@@ -64,3 +64,26 @@ class TaskFailed(ReelforgeError):
 
 class Cancelled(ReelforgeError):
     exit_code = 7
+
+
+class Unavailable(ReelforgeError):
+    """A studio server could not be reached, or answered that it cannot serve now (the remote SDK)."""
+
+    http_status = 503
+    exit_code = 69  # EX_UNAVAILABLE
+
+
+class Unauthenticated(PermissionDenied):
+    """No valid credentials (none given, a wrong password, an expired or revoked token)."""
+
+    http_status = 401
+
+
+class RateLimited(PermissionDenied):
+    """Too many attempts (logins) in a window; ``retry_after`` says when to try again."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float = 60.0) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
