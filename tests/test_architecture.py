@@ -7,7 +7,8 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "reelforge"
 CAPABILITIES = ("media", "training", "vision", "video", "script", "editorial")
-PLATFORM = ("config", "studio", "db", "storage", "catalog", "access", "compute", "tasks", "server", "cli", "demo")
+PLATFORM = ("config", "studio", "db", "storage", "catalog", "access", "compute", "tasks", "server", "cli", "demo",
+            "sdk")
 SERVICE_ROOMS = ("catalog", "compute", "storage", "access")
 
 
@@ -35,7 +36,7 @@ def test_capability_rooms_import_no_platform_room() -> None:
 
 def test_platform_rooms_do_not_import_torch_at_module_level() -> None:
     offenders = []
-    for room in ("config.py", "studio.py", "db", "storage", "catalog", "compute", "cli"):
+    for room in ("config.py", "studio.py", "db", "storage", "catalog", "compute", "cli", "sdk"):
         target = SRC / room
         files = [target] if target.is_file() else list(target.rglob("*.py"))
         for path in files:
@@ -88,7 +89,7 @@ def test_task_context_has_no_studio() -> None:
 
 def test_doors_import_no_task_module() -> None:
     offenders = []
-    for room in ("cli", "server"):
+    for room in ("cli", "server", "sdk"):
         for path in _room_files(room):
             for name in _imports(path):
                 if name == "reelforge.tasks" or name.startswith("reelforge.tasks."):
@@ -110,7 +111,10 @@ def test_services_do_not_import_the_studio() -> None:
 def test_services_take_collaborators_not_the_studio() -> None:
     import inspect
 
+    from reelforge.access.guard import Guard
+    from reelforge.access.service import AccessService
     from reelforge.catalog.assets import AssetService
+    from reelforge.catalog.browse import BrowseService
     from reelforge.catalog.datasets import DatasetService
     from reelforge.catalog.lineage import LineageService
     from reelforge.catalog.models import ModelService
@@ -119,7 +123,7 @@ def test_services_take_collaborators_not_the_studio() -> None:
     from reelforge.compute.queue import JobService
 
     for svc in (ProjectService, AssetService, DatasetService, ModelService, LineageService, JobService,
-                ScriptSearchService):
+                ScriptSearchService, AccessService, BrowseService, Guard):
         assert "studio" not in inspect.signature(svc.__init__).parameters, svc.__name__
 
 

@@ -11,7 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from reelforge.catalog.assets import AssetService
+from reelforge.access.service import AccessService
+from reelforge.catalog.assets import AssetService, IngestReport
+from reelforge.catalog.browse import BrowseService
 from reelforge.catalog.datasets import DatasetService
 from reelforge.catalog.lineage import LineageService
 from reelforge.catalog.models import ModelService
@@ -72,6 +74,8 @@ class Studio:
         self.jobs.inline_runner = self._run_inline
         self.lineage = LineageService(db, self.assets, self.datasets, self.models)
         self.search = ScriptSearchService(self.assets, self.models, self.jobs)
+        self.access = AccessService(db, settings, self.projects)  # accounts, roles, audit log (server, CLI)
+        self.browse = BrowseService(db)  # paged listings for the server
         # A blob store knows every catalog that references it, so gc in one studio never removes
         # what another studio sharing the store still needs.
         self.catalog_key = hashlib.sha256(str(settings.home.resolve()).encode()).hexdigest()[:20]
@@ -121,6 +125,19 @@ class Studio:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- ingest ------------------------------------------------------------------------------
+    def ingest(self, paths: Any, *, project: str | None = None, **kw: Any) -> IngestReport:
+        """``assets.add`` (what ``reelforge add`` runs), then the derived work queued as jobs, never
+        done in the ingest path: a ``media.proxies`` job for the videos added, unless
+        ``settings.ingest_video_proxies`` is off. Their ids are in ``report.jobs``. (Wired here: the
+        asset service must not know the job service.)"""
+        report = self.assets.add(paths, project=project, **kw)
+        videos = [a.id for a in report.added if a.kind == "video"]
+        if videos and self.settings.ingest_video_proxies:
+            job = self.jobs.submit("media.proxies", {"assets": videos}, project=project)
+            report.jobs.append(job.id)
+        return report
 
     # -- maintenance -------------------------------------------------------------------------
     def referenced_blobs(self) -> set[str]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import random
 from collections import Counter, defaultdict
@@ -14,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
-from reelforge.catalog.common import audit, check_label, now, safe_name, split_version
+from reelforge.catalog.common import audit, check_label, now, split_version
 from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion
+from reelforge.catalog.exports import export_dataset
 from reelforge.db.engine import session_scope
 from reelforge.db.models import DatasetItemRow, DatasetRow, DatasetVersionRow
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.ids import id_kind, new_id
-from reelforge.storage.export import prepare_folder, write_bytes
 
 if TYPE_CHECKING:
     from reelforge.catalog.assets import AssetService
@@ -243,27 +241,5 @@ class DatasetService:
         """``dest/split/label/name`` files plus ``manifest.csv`` and ``dataset.json``; never writes
         outside ``dest`` (symlinks planted there are replaced, not followed)."""
         dv = self.get(ref)
-        dest = prepare_folder(dest)
-        if any(dest.iterdir()) and not overwrite:
-            raise InvalidInput(f"{dest} is not empty (use --overwrite)")
         assets = {a.id: a for a in self.assets.get_many([i.asset_id for i in dv.items])}
-        rows = []
-        used: set[str] = set()
-        for it in dv.items:
-            a = assets[it.asset_id]
-            rel = Path(it.split) / (it.label or "_unlabelled") / Path(safe_name(a.name)).name
-            if rel.as_posix() in used:
-                rel = rel.with_name(f"{a.id}_{rel.name}")
-            used.add(rel.as_posix())
-            written = self.assets.copy_blob(a.sha256, dest, rel.as_posix(), overwrite=True)
-            rel = written.relative_to(dest)
-            rows.append([rel.as_posix(), a.id, a.sha256, it.split, it.label or "", it.caption or ""])
-        buf = io.StringIO(newline="")
-        w = csv.writer(buf)
-        w.writerow(["path", "asset_id", "sha256", "split", "label", "caption"])
-        w.writerows(rows)
-        write_bytes(dest, "manifest.csv", buf.getvalue().encode("utf-8"), overwrite=True)
-        meta = dv.to_dict()
-        meta.pop("items")
-        write_bytes(dest, "dataset.json", json.dumps(meta, indent=2).encode("utf-8"), overwrite=True)
-        return dest
+        return export_dataset(dv, assets, dest, self.assets.copy_to, overwrite=overwrite)

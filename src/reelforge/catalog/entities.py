@@ -95,3 +95,44 @@ class Model(Entity):
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did (``assets.add``, ``Studio.ingest``, the remote SDK's upload)."""
+
+    added: list[Asset] = field(default_factory=list)
+    duplicates: list[Asset] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)  # derived jobs queued for the added assets (Studio.ingest)
+
+    @property
+    def assets(self) -> list[Asset]:
+        return self.added + self.duplicates
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str  # asset | dataset | model | job
+    label: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    parents: list[str] = field(default_factory=list)  # what it was made from
+
+
+@dataclass
+class LineageGraph:
+    root: str
+    nodes: dict[str, Node]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "nodes": {k: {**vars(n)} for k, n in self.nodes.items()},
+        }
+
+    def raw_assets(self) -> list[str]:
+        """Ids of ingested (not generated) assets the root ultimately derives from."""
+        return sorted(
+            n.id for n in self.nodes.values() if n.kind == "asset" and not n.detail.get("created_by_job")
+        )

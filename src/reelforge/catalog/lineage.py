@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from reelforge.catalog.entities import LineageGraph, Node
 from reelforge.db.engine import session_scope
 from reelforge.db.models import (
     AssetRow,
@@ -29,33 +29,6 @@ if TYPE_CHECKING:
     from reelforge.db.engine import Database
 
 MAX_DATASET_MEMBERS = 12  # a dataset of 10k images is summarised, not drawn member by member
-
-
-@dataclass
-class Node:
-    id: str
-    kind: str  # asset | dataset | model | job
-    label: str
-    detail: dict[str, Any] = field(default_factory=dict)
-    parents: list[str] = field(default_factory=list)  # what it was made from
-
-
-@dataclass
-class LineageGraph:
-    root: str
-    nodes: dict[str, Node]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "root": self.root,
-            "nodes": {k: {**vars(n)} for k, n in self.nodes.items()},
-        }
-
-    def raw_assets(self) -> list[str]:
-        """Ids of ingested (not generated) assets the root ultimately derives from."""
-        return sorted(
-            n.id for n in self.nodes.values() if n.kind == "asset" and not n.detail.get("created_by_job")
-        )
 
 
 class LineageService:
@@ -91,7 +64,8 @@ class LineageService:
             a = s.get(AssetRow, ref)
             if a is not None:
                 node = Node(a.id, "asset", a.name, {"sha256": a.sha256, "kind": a.kind,
-                                                     "created_by_job": a.created_by_job, "source": a.source})
+                                                     "created_by_job": a.created_by_job, "source": a.source,
+                                                     "project_id": a.project_id})
                 if a.created_by_job:
                     node.parents.append(a.created_by_job)
         elif kind == "dsv":
@@ -108,21 +82,23 @@ class LineageService:
                 )
                 node = Node(v.id, "dataset", f"{ds.name if ds else '?'}@{v.version}",
                             {"items": v.n_items, "content_hash": v.content_hash,
-                             "created_by_job": v.created_by_job, "shown_members": len(members)})
+                             "created_by_job": v.created_by_job, "shown_members": len(members),
+                             "project_id": ds.project_id if ds else None})
                 node.parents.extend(members)
                 if v.created_by_job:
                     node.parents.append(v.created_by_job)
         elif kind == "mdl":
             m = s.get(ModelRow, ref)
             if m is not None:
-                node = Node(m.id, "model", f"{m.name}@{m.version}", {"kind": m.kind, "created_by_job": m.created_by_job})
+                node = Node(m.id, "model", f"{m.name}@{m.version}", {"kind": m.kind, "created_by_job": m.created_by_job,
+                                                                              "project_id": m.project_id})
                 if m.created_by_job:
                     node.parents.append(m.created_by_job)
         elif kind == "job":
             j = s.get(JobRow, ref)
             if j is not None:
                 node = Node(j.id, "job", j.task, {"params": j.params, "seed": j.seed, "status": j.status,
-                                                  "code_version": j.code_version})
+                                                  "code_version": j.code_version, "project_id": j.project_id})
                 node.parents.extend(
                     r.ref_id for r in s.scalars(select(JobInputRow).where(JobInputRow.job_id == j.id).order_by(JobInputRow.ref_id))
                 )

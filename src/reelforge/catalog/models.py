@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 
 from reelforge.catalog.common import audit, check_label, now, split_version
 from reelforge.catalog.entities import Model, ModelFile
+from reelforge.catalog.exports import export_model
 from reelforge.db.engine import session_scope
 from reelforge.db.models import ModelFileRow, ModelRow
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.ids import id_kind, new_id
-from reelforge.storage.export import occupied, prepare_folder, write_bytes
 
 if TYPE_CHECKING:
     from reelforge.catalog.assets import AssetService
@@ -181,14 +181,4 @@ class ModelService:
 
     def export(self, ref: str, dest: str | Path, *, overwrite: bool = False) -> Path:
         """Weights and a model card into ``dest`` (never through symlinks planted there)."""
-        model = self.get(ref)
-        dest = prepare_folder(dest)
-        for f in model.files:
-            target = dest / f.name
-            if occupied(dest, f.name) and not overwrite:
-                raise InvalidInput(f"{target} exists (use --overwrite)")
-        for f in model.files:
-            self.assets.copy_blob(f.sha256, dest, f.name, overwrite=overwrite)
-        card = model.to_dict()
-        write_bytes(dest, "reelforge-model.json", json.dumps(card, indent=2).encode("utf-8"), overwrite=True)
-        return dest
+        return export_model(self.get(ref), dest, self.assets.copy_to, overwrite=overwrite)

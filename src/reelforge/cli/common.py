@@ -55,6 +55,7 @@ err_console: Any = _LazyConsole(stderr=True)
 
 class State:
     studio_path: str | None = None
+    server_url: str | None = None  # --server: the commands work on that server's studio instead
     json_output: bool = False
     _studio: Studio | None = None
 
@@ -63,11 +64,45 @@ state = State()
 
 
 def studio() -> Studio:
+    """The studio the command works on: the local one, or with ``--server`` the server's
+    (``reelforge.connect``: the same services, entities and errors), so commands need not care."""
     if state._studio is None:
-        from reelforge.studio import Studio
+        if state.server_url:
+            from reelforge.sdk import connect
 
-        state._studio = Studio.open(state.studio_path)
+            state._studio = connect(state.server_url)  # type: ignore[assignment]
+        else:
+            from reelforge.studio import Studio
+
+            state._studio = Studio.open(state.studio_path)
+    assert state._studio is not None
     return state._studio
+
+
+def is_remote() -> bool:
+    return bool(state.server_url)
+
+
+def task_spec(name: str) -> Any:
+    """A task's spec: from the server when remote (it may run tasks this machine lacks), else the
+    local registry."""
+    if is_remote():
+        return studio().tasks.get(name)  # type: ignore[attr-defined]
+    from reelforge.compute.registry import get_task
+
+    return get_task(name)
+
+
+def runs_here(s: Any) -> bool:
+    """Whether a submitted job should run in this process: locally when no worker is up. A
+    server's jobs run on its workers; when none is up, say so rather than wait in silence."""
+    if is_remote():
+        if s.jobs.workers_alive() == 0:
+            err_console.print("note: no worker is running for this server; the job waits in the queue "
+                              "(start one there: reelforge worker, or reelforge serve --workers N)",
+                              markup=False, highlight=False)
+        return False
+    return bool(s.jobs.workers_alive() == 0)
 
 
 def when(ts: float | None) -> str:

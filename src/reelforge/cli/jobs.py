@@ -12,11 +12,14 @@ from reelforge.cli.common import (
     emit_json,
     exit_for,
     follow,
+    is_remote,
     job_summary,
     new_table,
+    runs_here,
     safe,
     state,
     studio,
+    task_spec,
     when,
 )
 from reelforge.cli.params import ATTEMPTS_RANGE, PRIORITY_RANGE, SEED_RANGE
@@ -43,9 +46,8 @@ def register(app: typer.Typer) -> None:
         their types, defaults and ranges. Run options may also follow TASK.
         """
         from reelforge.cli.params import missing_required, parse_run_args, task_help
-        from reelforge.compute.registry import get_task, validate_params
 
-        spec = get_task(task)
+        spec = task_spec(task)
         parsed = parse_run_args(spec, list(ctx.args))  # unknown or mistyped flags end here, exit 2
         if parsed.help:
             sys.stdout.write(task_help(spec))
@@ -57,14 +59,17 @@ def register(app: typer.Typer) -> None:
         problem = missing_required(spec, parsed.params)
         if problem is not None:
             raise problem
-        validate_params(spec, parsed.params)  # cheap; fails before the studio is opened
+        if not is_remote():  # a server checks them itself, against its own registry
+            from reelforge.compute.registry import validate_params
+
+            validate_params(spec, parsed.params)  # cheap; fails before the studio is opened
         s = studio()
         handle = s.jobs.submit(task, parsed.params, project=opts["project"], priority=opts["priority"],
                                seed=opts["seed"], max_attempts=opts["max_attempts"])
         if opts["detach"]:
             console.print(handle.id)
             return
-        inline = s.jobs.workers_alive() == 0
+        inline = runs_here(s)
         job = follow(handle.id, inline=inline, quiet=bool(opts["quiet"]) or state.json_output)
         if state.json_output:
             emit_json(job.to_dict())
@@ -93,19 +98,22 @@ def register(app: typer.Typer) -> None:
         json_output: bool = typer.Option(False, "--json", help="machine-readable output (with JSON Schema)"),
     ) -> None:
         """List the registered tasks, or describe one: parameters, inputs, outputs, resources."""
-        from reelforge.compute.registry import all_tasks, get_task
-
         as_json = json_output or state.json_output
         if name is not None:
             from reelforge.cli.params import task_card
 
-            spec = get_task(name)
+            spec = task_spec(name)
             if as_json:
                 emit_json({**spec.to_dict(), "fields": [f.to_dict() for f in spec.param_fields()]})
             else:
                 sys.stdout.write(task_card(spec))
             return
-        specs = all_tasks()
+        if is_remote():
+            specs = studio().tasks.list()  # type: ignore[attr-defined]
+        else:
+            from reelforge.compute.registry import all_tasks
+
+            specs = all_tasks()
         if as_json:
             emit_json([t.to_dict() for t in specs])
             return
@@ -177,6 +185,6 @@ def jobs_retry(job_id: str, follow_: bool = typer.Option(False, "--follow", "-f"
     job = s.jobs.retry(job_id)
     console.print(f"{job.id}: queued again")
     if follow_:
-        job = follow(job_id, inline=s.jobs.workers_alive() == 0)
+        job = follow(job_id, inline=runs_here(s))
         job_summary(job)
         exit_for(job)

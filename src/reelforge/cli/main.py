@@ -3,7 +3,8 @@
 Exit codes: 0 ok; 1 a check found problems (fsck, provenance); 2 bad input or usage (unknown
 command/option/parameter, a value of the wrong type or out of range, invalid media, input nested too
 deeply); 3 not found; 4 permission denied; 5 conflict; 6 the job failed; 7 the job was cancelled;
-70 an internal error (a bug: ``REELFORGE_DEBUG=1`` shows its traceback); 74 an I/O error from the
+69 a studio server could not be reached (``--server``); 70 an internal error (a bug:
+``REELFORGE_DEBUG=1`` shows its traceback); 74 an I/O error from the
 operating system (disk full, quota, file-size limit, a path the OS refused); 130 interrupted;
 141 the reader of our output went away (broken pipe).
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import typer
 
 from reelforge import __version__
-from reelforge.cli import assets, demo, jobs, maint
+from reelforge.cli import access, assets, demo, jobs, maint, remote, server
 from reelforge.cli.common import state
 from reelforge.cli.datasets import dataset_app, model_app
 from reelforge.cli.script import script_app
@@ -39,7 +40,8 @@ app = typer.Typer(
     name="reelforge",
     help="reelforge: a self-hosted AI production platform for film and digital-art studios.",
     epilog="Exit codes: 2 bad input or usage, 3 not found, 4 permission denied, 5 conflict, "
-    "6 job failed, 7 job cancelled, 74 I/O error (disk full, file too large), 70 internal error.",
+    "6 job failed, 7 job cancelled, 69 server unreachable, 74 I/O error (disk full, file too large), "
+    "70 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -55,19 +57,30 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     studio: Path | None = typer.Option(None, "--studio", "-S", help="studio folder (default: REELFORGE_HOME or "
                                        "the nearest folder with reelforge.toml)"),
+    server: str | None = typer.Option(None, "--server", envvar="REELFORGE_SERVER", metavar="URL",
+                                      help="work on a studio server instead (token: REELFORGE_TOKEN or "
+                                           "`reelforge login URL`)"),
     json_output: bool = typer.Option(False, "--json", help="machine-readable output"),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
 ) -> None:
+    if studio and server:
+        raise typer.BadParameter("give --studio or --server, not both")
     state.studio_path = str(studio) if studio else None
+    state.server_url = server or None
     state.json_output = json_output
+    remote.refuse_local_only(ctx.invoked_subcommand)
 
 
 assets.register(app)
 jobs.register(app)
 maint.register(app)
 demo.register(app)
+server.register(app)
+access.register(app)
+remote.register(app)
 app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app, name="model")
 app.add_typer(jobs.jobs_app, name="jobs")

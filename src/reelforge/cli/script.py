@@ -14,6 +14,7 @@ from reelforge.cli.common import (
     follow,
     job_summary,
     new_table,
+    runs_here,
     safe,
     state,
     studio,
@@ -35,7 +36,7 @@ def _screenplay_ref(ref: str, project: str | None) -> str:
 def _run(task: str, params: dict, project: str | None) -> dict:
     s = studio()
     handle = s.jobs.submit(task, params, project=project)
-    job = follow(handle.id, inline=s.jobs.workers_alive() == 0, quiet=state.json_output)
+    job = follow(handle.id, inline=runs_here(s), quiet=state.json_output)
     if not state.json_output:
         job_summary(job)
     exit_for(job)
@@ -45,7 +46,8 @@ def _run(task: str, params: dict, project: str | None) -> dict:
 def _where(asset_id: str) -> str:
     s = studio()
     a = s.assets.get(asset_id)
-    return str(s.assets.export([a.id], s.home / "outputs", overwrite=True)[0])
+    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
+    return str(s.assets.export([a.id], base / "outputs", overwrite=True)[0])
 
 
 @script_app.command("analyze")
