@@ -42,7 +42,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import secrets
 import shutil
 import signal
 import statistics
@@ -56,6 +55,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pg import fresh_pg_database, pg_available
+from _pg import pg_dsn as _pg_dsn
 from _report import machine_description, table, write_section
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -76,35 +77,6 @@ def pct(values: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------------------------- databases
-
-
-def _pg_dsn(server: str, dbname: str = "postgres") -> str:
-    return server.replace("postgresql+psycopg://", "postgresql://") + "/" + dbname
-
-
-def pg_available(server: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(_pg_dsn(server), connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
-
-
-@contextlib.contextmanager
-def fresh_pg_database(server: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    name = f"rf_bench_jobs_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(_pg_dsn(server), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        with psycopg.connect(_pg_dsn(server), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 # ------------------------------------------------------------------------------ bare baseline
@@ -236,7 +208,7 @@ def measure_baseline(backend: str, root: Path, pg: str, clients: list[int]) -> d
         if backend == "sqlite":
             target = str(root / "bare.db")
         else:
-            target = _pg_dsn(pg, stack.enter_context(fresh_pg_database(pg)))
+            target = _pg_dsn(pg, stack.enter_context(fresh_pg_database(pg, "rf_bench_jobs")))
         bare = _Bare(backend, target)
         bare.conn.execute(BARE_TABLE[backend])
         bare.conn.execute(BARE_INDEX)
@@ -277,7 +249,7 @@ def fresh_studio(backend: str, root: Path, tag: str, pg: str) -> Iterator[Any]:
     with contextlib.ExitStack() as stack:
         overrides = {}
         if backend == "postgresql":
-            overrides["database_url"] = f"{pg}/{stack.enter_context(fresh_pg_database(pg))}"
+            overrides["database_url"] = f"{pg}/{stack.enter_context(fresh_pg_database(pg, 'rf_bench_jobs'))}"
         studio = Studio.init(home, **overrides)
         try:
             yield studio

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _pg import fresh_pg_database, pg_available
 from _report import machine_description, table, write_section
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -62,35 +63,6 @@ def log(msg: str) -> None:
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
-
-
-def _pg_dsn(server: str, dbname: str = "postgres") -> str:
-    return server.replace("postgresql+psycopg://", "postgresql://") + "/" + dbname
-
-
-def pg_available(server: str) -> bool:
-    import psycopg
-
-    try:
-        with psycopg.connect(_pg_dsn(server), connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
-
-
-@contextlib.contextmanager
-def fresh_pg_database(server: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    name = f"rf_bench_server_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(_pg_dsn(server), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"{server}/{name}"
-    finally:
-        with psycopg.connect(_pg_dsn(server), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def make_studio(home: Path, database_url: str | None, n_assets: int) -> str:
@@ -255,7 +227,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, dict[str, A
     tmp = Path(tempfile.mkdtemp(prefix=f"rf-bench-server-{backend}-"))
     try:
         with contextlib.ExitStack() as stack:
-            db_url = stack.enter_context(fresh_pg_database(args.pg)) if backend == "postgres" else None
+            db_url = f"{args.pg}/" + stack.enter_context(fresh_pg_database(args.pg, "rf_bench_server")) if backend == "postgres" else None
             log(f"[{backend}] studio with {args.assets:,} assets")
             token = make_studio(tmp / "studio", db_url, args.assets)
             url = stack.enter_context(serve(tmp / "studio"))
