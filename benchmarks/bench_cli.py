@@ -123,7 +123,8 @@ steadier figure.
   numpy, SQLAlchemy, SciPy, scikit-learn, networkx, pydantic or rich).
 - `ls` and `show` are bounded by opening the catalog: `reelforge.open(studio)` alone takes
   {floor:.2f} s at the median, {best["python -c 'reelforge.open(studio)'"]:.2f} s at the minimum
-  (importing SQLAlchemy and the catalog services, then Alembic's schema check on open); `ls` adds
+  (importing SQLAlchemy and the catalog services, then the schema check on open, which reads the
+  migration files and `alembic_version` without importing Alembic when nothing needs upgrading); `ls` adds
   typer's option parsing (typer builds pydantic validators for a command's options) and the query
   on top of that floor ({best["reelforge ls"]:.2f} s at the minimum).
 """

@@ -132,3 +132,21 @@ def test_fresh_catalog_matches_the_models(tmp_path: Path) -> None:
         assert ix["ix_jobs_lease"] == ["status", "lease_expires_at"]
     finally:
         s.close()
+
+
+def test_opening_an_up_to_date_studio_does_not_import_alembic(tmp_path: Path) -> None:
+    """The schema check on open reads the shipped head from the migration files; Alembic is only
+    imported when there is something to upgrade (it costs every CLI command ~60 ms)."""
+    import subprocess
+    import sys
+
+    from reelforge.db.engine import shipped_head
+    from reelforge.studio import Studio
+
+    s = Studio.init(tmp_path / "studio")
+    assert shipped_head() == head_revision(s.engine)
+    s.close()
+    code = ("import sys; from reelforge.studio import Studio; "
+            f"Studio.open({str(tmp_path / 'studio')!r}).close(); print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, inspect
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelforge.errors import InvalidInput
@@ -86,8 +88,36 @@ def head_revision(engine: Engine) -> str | None:
     return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
 
 
+_REV_RE = re.compile(r'^(down_revision|revision)\s*=\s*(None|"[^"]*"|\'[^\']*\')', re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def shipped_head() -> str | None:
+    """The newest migration shipped with this code, read from the files' ``revision`` lines without
+    importing Alembic (opening a studio is on every CLI command's path); None if not a single head."""
+    revs: dict[str, str | None] = {}
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((k, None if v == "None" else v[1:-1]) for k, v in _REV_RE.findall(path.read_text("utf-8")))
+        if found.get("revision"):
+            revs[str(found["revision"])] = found.get("down_revision")
+    heads = set(revs) - {d for d in revs.values() if d}
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """``alembic_version`` read with plain SQL; None when the table is not there yet."""
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        return None
+
+
 def upgrade(engine: Engine) -> bool:
     """Bring the schema to the newest migration; True when something was applied."""
+    head = shipped_head()
+    if head is not None and _stored_revision(engine) == head:
+        return False  # the usual case, answered without importing Alembic
     from alembic import command
 
     with _upgrade_lock:
