@@ -212,6 +212,18 @@ def test_jobs_logs_metrics_cancel_and_retry(door: Door, tmp_path: Path) -> None:
         studio.jobs.retry(job.id)  # it succeeded: nothing to retry
 
 
+def test_queue_pause_resume_and_priority(door: Door) -> None:
+    studio = door.studio
+    assert studio.jobs.pause()["paused"] and studio.jobs.queue_state()["paused"]
+    handle = studio.jobs.submit("system.ping", {})
+    assert studio.jobs.set_priority(handle.id, 7).priority == 7
+    assert studio.jobs.get(handle.id).status == JobStatus.QUEUED  # no worker takes it while paused
+    assert studio.jobs.resume()["paused"] is False
+    assert handle.wait(timeout=60).status == JobStatus.SUCCEEDED
+    with pytest.raises(Conflict):
+        studio.jobs.set_priority(handle.id, 1)  # only queued jobs are reordered
+
+
 def test_models_and_search(door: Door, tmp_path: Path) -> None:
     import numpy as np
     from safetensors.numpy import save

@@ -138,7 +138,7 @@ def test_the_access_migration_goes_down_and_up(studio: Studio) -> None:
     with studio.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    assert current_revision(studio.engine) == head_revision(studio.engine) == "0003"
+    assert current_revision(studio.engine) == head_revision(studio.engine) >= "0003"  # later ones on top
     assert studio.access.list_users() == []
     studio.access.create_user("alice", "long enough pw")
 

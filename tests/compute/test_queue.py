@@ -152,3 +152,24 @@ def test_job_acts_as_the_account_that_submitted_it(tmp_path: Path) -> None:
         actors = set(sess.scalars(select(AuditEventRow.actor).where(AuditEventRow.action == "asset.add")))
     assert f"job:{job.id} for usr_alice" in actors
     s.close()
+
+
+def test_pause_resume_and_reorder(studio: Studio) -> None:
+    low = studio.jobs.submit("testing.sleep", {}, priority=0)
+    high = studio.jobs.submit("testing.sleep", {}, priority=0)
+    assert studio.jobs.pause()["paused"] and studio.jobs.queue_state()["changed_by"]
+    assert studio.jobs.claim("w1") is None  # workers take nothing while paused
+    studio.jobs.set_priority(high.id, 5)
+    assert studio.jobs.get(high.id).priority == 5
+    assert studio.jobs.resume()["paused"] is False
+    first = studio.jobs.claim("w1")
+    assert first is not None and first.id == high.id  # reordered ahead of the older job
+    with pytest.raises(Conflict):
+        studio.jobs.set_priority(high.id, 1)  # running now
+    with pytest.raises(InvalidInput):
+        studio.jobs.set_priority(low.id, 10_000)
+    with pytest.raises(NotFound):
+        studio.jobs.set_priority("job_nope", 1)
+    # An explicit job still runs inline while the queue is paused (`reelforge run` with no worker).
+    studio.jobs.pause()
+    assert studio.jobs.claim("w2", job_id=low.id) is not None

@@ -54,6 +54,10 @@ def _queued_job(w: World, who: str) -> str:
     return f"/api/v1/jobs/{w.studio.jobs.submit('system.ping', {}, project='alpha').id}/cancel"
 
 
+def _queued_job_itself(w: World, who: str) -> str:
+    return f"/api/v1/jobs/{w.studio.jobs.submit('system.ping', {}, project='alpha').id}"
+
+
 def _cancelled_job(w: World, who: str) -> str:
     job = w.studio.jobs.submit("system.ping", {}, project="alpha")
     w.studio.jobs.cancel(job.id)
@@ -110,6 +114,10 @@ CASES = [
     Case("GET", "/api/v1/jobs/{job_id}/logs", READ),
     Case("GET", "/api/v1/jobs/{job_id}/metrics", READ),
     Case("GET", "/api/v1/jobs/{job_id}/events", READ),
+    Case("PATCH", "/api/v1/jobs/{job_id}", WRITE, url=_queued_job_itself, kw=lambda w, who: {"json": {"priority": 3}}),
+    Case("GET", "/api/v1/queue", AUTH),
+    Case("POST", "/api/v1/queue/pause", STUDIO),
+    Case("POST", "/api/v1/queue/resume", STUDIO),
     Case("GET", "/api/v1/workers", AUTH),
     Case("GET", "/api/v1/tasks", AUTH),
     Case("GET", "/api/v1/tasks/{name}", AUTH),

@@ -178,6 +178,30 @@ def jobs_cancel(job_id: str) -> None:
     console.print(f"{job.id}: {'cancelled' if job.status == 'cancelled' else 'cancel requested'}")
 
 
+@jobs_app.command("priority")
+def jobs_priority(
+    job_id: str,
+    priority: int = typer.Argument(..., min=PRIORITY_RANGE[0], max=PRIORITY_RANGE[1], help="higher runs first"),
+) -> None:
+    """Reorder a queued job: give it a new priority."""
+    job = studio().jobs.set_priority(job_id, priority)
+    console.print(f"{job.id}: priority {job.priority}")
+
+
+@jobs_app.command("pause")
+def jobs_pause() -> None:
+    """Pause the queue: workers take no new job (running jobs go on) until `jobs resume`."""
+    studio().jobs.pause()
+    console.print("queue paused")
+
+
+@jobs_app.command("resume")
+def jobs_resume() -> None:
+    """Resume a paused queue."""
+    studio().jobs.resume()
+    console.print("queue resumed")
+
+
 @jobs_app.command("retry")
 def jobs_retry(job_id: str, follow_: bool = typer.Option(False, "--follow", "-f")) -> None:
     """Re-queue a failed or cancelled job; it resumes from its last checkpoint."""

@@ -21,7 +21,15 @@ from reelforge.compute.jobs import FINAL_STATUSES, LOST, InlineRunner, Job, JobH
 from reelforge.compute.registry import TaskSpec, get_task, validate_params
 from reelforge.compute.wake import Listener, WakeChannel
 from reelforge.db.engine import session_scope
-from reelforge.db.models import AuditEventRow, JobCheckpointRow, JobInputRow, JobLogRow, JobMetricRow, JobRow
+from reelforge.db.models import (
+    AuditEventRow,
+    JobCheckpointRow,
+    JobInputRow,
+    JobLogRow,
+    JobMetricRow,
+    JobRow,
+    QueueStateRow,
+)
 from reelforge.errors import Conflict, InvalidInput, NotFound, ReelforgeError
 from reelforge.ids import id_kind, new_id
 from reelforge.version import code_version
@@ -70,7 +78,9 @@ def _sql() -> SimpleNamespace:
     # A success completes the progress bar: done = total, when there is a total.
     complete = dict(progress_done=case((t.c.progress_total != 0, t.c.progress_total), else_=t.c.progress_done))
     released = dict(lease_owner=None, lease_expires_at=None, **progress)
+    qs = QueueStateRow.__table__
     return SimpleNamespace(
+        paused=select(qs.c.paused).where(qs.c.id == 1),
         top=top,
         lower=select(t.c.priority).where(queued, t.c.priority < b("prio")).order_by(t.c.priority.desc()).limit(1),
         runnable={only: runnable(b("prio"), only) for only in (False, True)},
@@ -338,6 +348,51 @@ class JobService:
         self.wake.poke()
         return self.get(job_id)
 
+    # -- steering the queue ------------------------------------------------------------------
+    def queue_state(self) -> dict[str, Any]:
+        """Whether the queue is paused, by whom and since when."""
+        with session_scope(self.db.ReadSession) as s:
+            row = s.get(QueueStateRow, 1)
+            return {"paused": bool(row and row.paused), "changed_by": row.changed_by if row else None,
+                    "changed_at": row.changed_at if row else None}
+
+    def _set_paused(self, paused: bool) -> dict[str, Any]:
+        with session_scope(self.db.Session) as s:
+            row = s.get(QueueStateRow, 1)
+            if row is None:
+                row = QueueStateRow(id=1)
+                s.add(row)
+            row.paused, row.changed_by, row.changed_at = paused, current_actor(), time.time()
+            audit(s, "queue.pause" if paused else "queue.resume", None, None)
+            if not paused:
+                self.wake.notify(s)
+        if not paused:
+            self.wake.poke()
+        return self.queue_state()
+
+    def pause(self) -> dict[str, Any]:
+        """Workers take no new job until ``resume``; running jobs go on (cancel them to stop them)."""
+        return self._set_paused(True)
+
+    def resume(self) -> dict[str, Any]:
+        return self._set_paused(False)
+
+    def set_priority(self, job_id: str, priority: int) -> Job:
+        """Reorder a queued job: higher priorities are taken first."""
+        if isinstance(priority, bool) or not isinstance(priority, int) or not -1000 <= priority <= 1000:
+            raise InvalidInput("priority must be an integer from -1000 to 1000")
+        with session_scope(self.db.Session) as s:
+            row = s.get(JobRow, job_id) if id_kind(job_id) == "job" else None
+            if row is None:
+                raise NotFound(f"no job {job_id!r}")
+            if row.status != JobStatus.QUEUED:
+                raise Conflict(f"job {job_id} is {row.status}; only a queued job's priority can change")
+            old, row.priority = row.priority, priority
+            audit(s, "job.priority", row.id, row.project_id, old=old, new=priority)
+            self.wake.notify(s)
+        self.wake.poke()
+        return self.get(job_id)
+
     def workers_alive(self, within: float | None = None) -> int:
         """How many workers announced themselves recently."""
         from reelforge.db.models import WorkerRow
@@ -409,6 +464,10 @@ class JobService:
             self._relaxed(conn)
             row = None
             if job_id is None:
+                # A paused queue gives workers nothing (one primary-key read in the same transaction);
+                # an explicit job id (the inline executor, `reelforge run`) still runs.
+                if conn.execute(sql.paused).scalar():
+                    return None
                 row = conn.execute(sql.claim_top[only], {**params, **lease}).first()
             if row is None:
                 if job_id is not None:

@@ -314,3 +314,13 @@ class LoginAttemptRow(Base):
     username: Mapped[str] = mapped_column(String(200))
     address: Mapped[str] = mapped_column(String(64))
     ok: Mapped[bool] = mapped_column(Boolean)
+
+
+class QueueStateRow(Base):
+    """One row (id 1): whether workers take new jobs. Running jobs are not affected by a pause."""
+
+    __tablename__ = "queue_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    changed_at: Mapped[float | None] = mapped_column(Float, nullable=True)

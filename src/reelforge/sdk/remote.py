@@ -567,6 +567,18 @@ class RemoteJobs(_Service):
     def retry(self, job_id: str) -> Job:
         return convert.job(self.http.json("POST", f"/jobs/{seg(job_id)}/retry"))
 
+    def set_priority(self, job_id: str, priority: int) -> Job:
+        return convert.job(self.http.json("PATCH", f"/jobs/{seg(job_id)}", json={"priority": priority}))
+
+    def queue_state(self) -> dict[str, Any]:
+        return dict(self.http.json("GET", "/queue"))
+
+    def pause(self) -> dict[str, Any]:
+        return dict(self.http.json("POST", "/queue/pause"))
+
+    def resume(self) -> dict[str, Any]:
+        return dict(self.http.json("POST", "/queue/resume"))
+
     def workers_alive(self) -> int:
         """Workers the server's catalog heard from recently (a queued job waits for one)."""
         return int(self.http.get("/workers")["alive"])

@@ -64,6 +64,10 @@ class DatasetIn(Body):
     description: str = Field("", max_length=10_000)
 
 
+class JobPatch(Body):
+    priority: int = Field(..., ge=-1000, le=1000, description="new priority of a queued job (higher runs first)")
+
+
 class JobIn(Body):
     task: str = Field(..., max_length=200)
     params: dict[str, Any] = Field(default_factory=dict, description="validated against GET /api/v1/tasks/{task}")

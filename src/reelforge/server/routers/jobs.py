@@ -12,7 +12,7 @@ from reelforge.access.policy import READ, WRITE
 from reelforge.compute.registry import all_tasks, get_task, validate_params
 from reelforge.server.deps import API_PREFIX, CtxDep
 from reelforge.server.routers.common import job_dict
-from reelforge.server.schemas import JobIn
+from reelforge.server.schemas import JobIn, JobPatch
 from reelforge.server.sse import job_events
 
 router = APIRouter(prefix=API_PREFIX, tags=["jobs"])
@@ -85,6 +85,33 @@ def events(job_id: str, request: Request, c: CtxDep) -> StreamingResponse:
     after = int(last) if last.isascii() and last.isdigit() and len(last) <= 18 else 0
     return StreamingResponse(job_events(c.studio.jobs, job_id, after_log=after), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@router.patch("/jobs/{job_id}")
+def reorder(job_id: str, body: JobPatch, c: CtxDep) -> dict[str, Any]:
+    """Change a queued job's priority (409 once it has started)."""
+    c.guard.job(c.p, job_id, WRITE)
+    return job_dict(c, c.studio.jobs.set_priority(job_id, body.priority))
+
+
+@router.get("/queue", tags=["jobs"])
+def queue_state(c: CtxDep) -> dict[str, Any]:
+    """Whether workers are taking new jobs."""
+    state = c.studio.jobs.queue_state()
+    return {"paused": state["paused"], "changed_at": state["changed_at"]}
+
+
+@router.post("/queue/pause", tags=["jobs"])
+def pause_queue(c: CtxDep) -> dict[str, Any]:
+    """Studio admins: workers take no new job until resumed (running jobs go on)."""
+    c.guard.require_studio_admin(c.p)
+    return c.studio.jobs.pause()
+
+
+@router.post("/queue/resume", tags=["jobs"])
+def resume_queue(c: CtxDep) -> dict[str, Any]:
+    c.guard.require_studio_admin(c.p)
+    return c.studio.jobs.resume()
 
 
 @router.get("/workers", tags=["jobs"])
