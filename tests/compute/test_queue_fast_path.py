@@ -115,7 +115,8 @@ def test_claim_order_and_due_times(fast_studio: Studio) -> None:
     delayed_high = jobs.submit("system.ping", {}, priority=5, delay=3600).id
     due = jobs.take("w")
     assert isinstance(due, float) and due == jobs.get(delayed_high).run_after, "when the first job falls due"
-    late = jobs.submit("system.ping", {}, delay=0.2).id  # older id, due later
+    # Due a few seconds from now: long enough that a loaded CI machine still sees it not due below.
+    late = jobs.submit("system.ping", {}, delay=3.0).id  # older id, due later
     low = jobs.submit("system.ping", {}, priority=-1).id
     now = jobs.submit("system.ping", {}).id
     flaky = jobs.submit("testing.flaky", {"fail_times": 0}).id
@@ -123,7 +124,7 @@ def test_claim_order_and_due_times(fast_studio: Studio) -> None:
     got = jobs.take("w")
     assert isinstance(got, Job) and got.id == now, "delayed jobs at a higher priority do not block"
     assert jobs.claim("w", job_id=late) is None, "not due yet"
-    time.sleep(0.3)
+    time.sleep(max(0.0, jobs.get(late).run_after - time.time()) + 0.05)
     assert jobs.claim("w").id == late, "within a priority: the earliest due first"
     assert jobs.claim("w").id == low
     assert jobs.claim("w") is None
