@@ -47,6 +47,10 @@ def create_app(studio: Studio, config: ServerConfig | None = None,
     # access log's route labels) are the full templates.
     for router in ROUTERS:
         app.include_router(router)
+    if config.web_ui:
+        from reelforge.web import install as install_web
+
+        install_web(app)  # the browser UI: pages and /static, outside the API's schema
     # Added last = outermost: the proxy middleware fixes the client address before anything reads it.
     app.add_middleware(ObservabilityMiddleware, studio=studio, metrics=metrics, log_requests=config.access_log)
     app.add_middleware(ProxyHeadersMiddleware, networks=config.networks())

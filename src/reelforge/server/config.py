@@ -38,6 +38,7 @@ class ServerConfig:
     # Largest upload in bytes (0: the studio's media limit max_bytes).
     max_upload_bytes: int = 0
     access_log: bool = True
+    web_ui: bool = True  # the browser UI (reelforge.web) beside the API
 
     def __post_init__(self) -> None:
         if isinstance(self.trusted_proxies, str):

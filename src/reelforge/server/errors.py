@@ -59,7 +59,11 @@ def install(app: FastAPI) -> None:
     from starlette.exceptions import HTTPException
 
     @app.exception_handler(ReelforgeError)
-    async def _reelforge(_: Request, exc: ReelforgeError) -> JSONResponse:
+    async def _reelforge(request: Request, exc: ReelforgeError) -> Any:
+        # Pages of the web UI (reelforge.web) answer with a page or a redirect to the sign-in page.
+        html_error = getattr(request.app.state, "html_error", None)
+        if html_error is not None and not request.url.path.startswith(("/api/", "/healthz", "/readyz", "/metrics")):
+            return html_error(request, exc)
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
@@ -72,8 +76,14 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body("invalid_input", message), status_code=400)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Any:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
+        html_error = getattr(request.app.state, "html_error", None)
+        if (html_error is not None and exc.status_code == 404 and request.method == "GET"
+                and not request.url.path.startswith(("/api/", "/static/"))):
+            from reelforge.errors import NotFound
+
+            return html_error(request, NotFound(f"no page {request.url.path!r}"))
         return JSONResponse(body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 

@@ -1,0 +1,7 @@
+"""Pages: assets (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
