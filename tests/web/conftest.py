@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +21,7 @@ from typing import Any
 import pytest
 
 from reelforge.studio import Studio
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from server.conftest import png_bytes  # noqa: E402
+from tests.server.conftest import png_bytes
 
 ARTIFACTS = Path(os.environ.get("REELFORGE_UI_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"))
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -47,9 +47,11 @@ def test_error_pages_and_sign_out(browser: Any, live: LiveServer) -> None:
     response = page.goto("/p/beta")  # a project vera is not in: not found, like the API
     assert response is not None and response.status == 404
     shot(page, "04-not-found")
+    checks.expected_error()
     page.goto("/p/alpha")
     page.click("text=Sign out")
     page.wait_for_url("**/login")
     page.goto("/p/alpha")
     assert "/login" in page.url
+    checks.check()
     context.close()
