@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 
 from reelforge.studio import Studio
+
+pytest.importorskip("fastapi")  # the server extra: pip install -e ".[server]"
+pytest.importorskip("uvicorn")
 from tests.server.conftest import png_bytes
 
 ARTIFACTS = Path(os.environ.get("REELFORGE_UI_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "ui-screenshots"))
@@ -48,7 +51,10 @@ class LiveServer:
 def _chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+        reason = "Debian's chromium is not installed (apt-get install -y chromium)"
+        if os.environ.get("REELFORGE_REQUIRE_BROWSER") == "1":  # CI: a missing browser is a failure
+            pytest.fail(reason)
+        pytest.skip(reason)
     return path
 
 
