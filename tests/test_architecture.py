@@ -114,6 +114,7 @@ def test_services_take_collaborators_not_the_studio() -> None:
     from reelforge.access.guard import Guard
     from reelforge.access.service import AccessService
     from reelforge.catalog.assets import AssetService
+    from reelforge.catalog.boards import BoardService
     from reelforge.catalog.browse import BrowseService
     from reelforge.catalog.datasets import DatasetService
     from reelforge.catalog.lineage import LineageService
@@ -123,7 +124,7 @@ def test_services_take_collaborators_not_the_studio() -> None:
     from reelforge.compute.queue import JobService
 
     for svc in (ProjectService, AssetService, DatasetService, ModelService, LineageService, JobService,
-                ScriptSearchService, AccessService, BrowseService, Guard):
+                ScriptSearchService, AccessService, BrowseService, BoardService, Guard):
         assert "studio" not in inspect.signature(svc.__init__).parameters, svc.__name__
 
 

@@ -12,8 +12,8 @@ import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-PREFIXES = {"prj", "ast", "dst", "dsv", "mdl", "job", "usr", "tok", "evt"}
-_ID_RE = re.compile(r"^(prj|ast|dst|dsv|mdl|job|usr|tok|evt)_[0-9a-hjkmnp-tv-z]{26}$")
+PREFIXES = {"prj", "ast", "dst", "dsv", "mdl", "job", "usr", "tok", "evt", "brd", "exh"}
+_ID_RE = re.compile(r"^(prj|ast|dst|dsv|mdl|job|usr|tok|evt|brd|exh)_[0-9a-hjkmnp-tv-z]{26}$")
 
 
 def _encode(value: int, length: int) -> str:

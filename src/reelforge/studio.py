@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from reelforge.access.service import AccessService
 from reelforge.catalog.assets import AssetService, IngestReport
+from reelforge.catalog.boards import BoardService
 from reelforge.catalog.browse import BrowseService
 from reelforge.catalog.datasets import DatasetService
 from reelforge.catalog.lineage import LineageService
@@ -76,6 +77,7 @@ class Studio:
         self.search = ScriptSearchService(self.assets, self.models, self.jobs)
         self.access = AccessService(db, settings, self.projects)  # accounts, roles, audit log (server, CLI)
         self.browse = BrowseService(db)  # paged listings for the server
+        self.boards = BoardService(db, self.projects, self.assets)  # boards, exhibitions, the gallery
         # A blob store knows every catalog that references it, so gc in one studio never removes
         # what another studio sharing the store still needs.
         self.catalog_key = hashlib.sha256(str(settings.home.resolve()).encode()).hexdigest()[:20]

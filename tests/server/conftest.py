@@ -89,6 +89,9 @@ def build_world(studio: Studio, tmp: Path) -> World:
     report = studio.assets.add([src], project="alpha")
     images = [a for a in report.added if a.kind == "image"]
     w.ids["asset"] = images[0].id
+    board = studio.boards.create("alpha", "selects", asset_ids=[a.id for a in images[:2]])
+    w.ids["board"] = board.id
+    w.ids["exhibition"] = studio.boards.publish(board.id, "Selects").exhibition.id
     dv = studio.datasets.create("pets", project="alpha", kind="image", label_from="folder")
     w.ids["dsv"], w.ids["dst"] = dv.id, dv.dataset_id
     weights = save({"w": np.arange(6, dtype=np.float32)})

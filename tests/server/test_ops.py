@@ -58,7 +58,11 @@ def test_json_access_log_and_forwarded_headers(served: tuple[Studio, Any, str], 
     with caplog.at_level(logging.INFO, logger="reelforge.server.access"):
         behind.get("/api/v1/projects", headers={**auth(token), **spoof})
         direct.get("/api/v1/projects", headers={**auth(token), **spoof})
+        direct.get("/x/a-secret-share-token/items/ast_x")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "reelforge.server.access"]
+    # A share link is a secret: the log never holds one.
+    assert lines[2]["path"] == "/x/<token>/items/ast_x" and "a-secret-share-token" not in json.dumps(lines)
+    lines = lines[:2]
     assert [line["client"] for line in lines] == ["203.0.113.9", "192.0.2.7"]  # only the proxy is believed
     first = lines[0]
     assert (first["method"], first["route"], first["status"], first["actor"], first["request_id"]) == \

@@ -324,3 +324,50 @@ class QueueStateRow(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     changed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     changed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+# -- boards and exhibitions (catalog/boards.py) ----------------------------------------------------
+
+
+class BoardRow(Base):
+    """A collection of a project's assets in a chosen order (selects, mood boards, shows)."""
+
+    __tablename__ = "boards"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_boards_project_name"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class BoardItemRow(Base):
+    """An asset on a board; ``position`` is 0..n-1, rewritten on every reorder or removal."""
+
+    __tablename__ = "board_items"
+    __table_args__ = (Index("ix_board_items_board", "board_id", "position"),
+                      Index("ix_board_items_asset", "asset_id"))
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    added_by: Mapped[str] = mapped_column(String(200))
+    added_at: Mapped[float] = mapped_column(Float)
+
+
+class ExhibitionRow(Base):
+    """A board published read-only behind a share link: only the sha256 of the link's secret is
+    stored (the secret is shown once, as with API tokens)."""
+
+    __tablename__ = "exhibitions"
+    __table_args__ = (Index("ix_exhibitions_project", "project_id"), Index("ix_exhibitions_board", "board_id"))
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    board_id: Mapped[str] = mapped_column(ForeignKey("boards.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(SHA, unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)

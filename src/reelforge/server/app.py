@@ -14,7 +14,7 @@ from reelforge.server.config import ServerConfig
 from reelforge.server.deps import API_PREFIX
 from reelforge.server.metrics import Metrics
 from reelforge.server.middleware import ObservabilityMiddleware, ProxyHeadersMiddleware
-from reelforge.server.routers import admin, assets, auth, datasets, jobs, lineage, ops, projects
+from reelforge.server.routers import admin, assets, auth, boards, datasets, jobs, lineage, ops, projects
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 # Every router of the API (the permission-matrix test walks their routes).
-ROUTERS = tuple(m.router for m in (ops, auth, projects, assets, datasets, jobs, lineage, admin))
+ROUTERS = tuple(m.router for m in (ops, auth, projects, assets, datasets, jobs, lineage, admin, boards))
 
 
 def create_app(studio: Studio, config: ServerConfig | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -35,6 +36,15 @@ log = logging.getLogger("reelforge.server")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Logins are audited by the access service itself (auth.login / auth.login_failed), with more detail.
 _NOT_AUDITED = frozenset({"/api/v1/auth/login"})
+
+
+_SHARE_LINK = re.compile(r"^/x/[^/]+")
+
+
+def _redact(path: str) -> str:
+    """A path fit for the access log: an exhibition's share link is a secret (whoever reads the log
+    could open it), so its token is not written."""
+    return _SHARE_LINK.sub("/x/<token>", path)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -123,7 +133,7 @@ class ObservabilityMiddleware:
         client = scope.get("client")
         if self.log_requests:
             access_log.info(json.dumps({
-                "ts": round(time.time(), 3), "request_id": request_id, "method": method, "path": scope["path"],
+                "ts": round(time.time(), 3), "request_id": request_id, "method": method, "path": _redact(scope["path"]),
                 "route": template, "status": status, "ms": round(seconds * 1000, 2), "bytes": sent,
                 "client": client[0] if client else None, "actor": who,
                 "token": getattr(principal, "token_id", None),
