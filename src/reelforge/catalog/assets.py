@@ -20,7 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reelforge.catalog.common import audit, now, safe_name
+from reelforge.catalog.common import audit, glob_like, now, safe_name
 from reelforge.catalog.entities import Asset, IngestReport
 from reelforge.catalog.exports import export_assets
 from reelforge.catalog.staging import (
@@ -333,8 +333,7 @@ class AssetService:
                 q = q.where(AssetRow.id.in_(select(AssetTagRow.asset_id).where(AssetTagRow.tag == t)))
             if name:
                 # Translate the glob for a coarse SQL prefilter, then match exactly in Python.
-                like = name.replace("%", r"\%").replace("_", r"\_").replace("*", "%").replace("?", "_")
-                q = q.where(AssetRow.name.like(like, escape="\\"))
+                q = q.where(AssetRow.name.like(glob_like(name), escape="\\"))
             rows = list(s.scalars(q))
             if name:
                 rows = [r for r in rows if fnmatch.fnmatchcase(r.name, name)]

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy import and_, or_, select
 
 from reelforge.catalog.assets import KINDS, load_assets
+from reelforge.catalog.common import glob_like
 from reelforge.db.engine import session_scope
-from reelforge.db.models import AssetRow, AssetTagRow, JobRow
+from reelforge.db.models import AssetRow, AssetTagRow, DatasetItemRow, JobInputRow, JobRow
 from reelforge.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -77,9 +78,13 @@ class BrowseService:
 
     def assets(
         self, project_id: str, *, kind: str | None = None, tags: Sequence[str] = (), name: str | None = None,
-        created_by_job: str | None = None, sort: str = "id", order: str = "asc", limit: int = 100,
+        created_by_job: str | None = None, dataset_version: str | None = None, generated: bool | None = None,
+        derived_from: str | None = None, sort: str = "id", order: str = "asc", limit: int = 100,
         cursor: str | None = None,
     ) -> Page[Asset]:
+        """A page of a project's assets. ``dataset_version`` (a ``dsv_…`` id): only its members;
+        ``generated``: made by a job (True) or ingested (False); ``derived_from``: made by a job
+        that read this asset, dataset version or model (its proxies, its outputs)."""
         _check(sort, order, limit, ASSET_SORTS)
         if kind is not None and kind not in KINDS:
             raise InvalidInput(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
@@ -89,12 +94,19 @@ class BrowseService:
             q = q.where(AssetRow.kind == kind)
         if created_by_job:
             q = q.where(AssetRow.created_by_job == created_by_job)
+        if generated is not None:
+            q = q.where(AssetRow.created_by_job.is_not(None) if generated else AssetRow.created_by_job.is_(None))
+        if dataset_version:
+            q = q.where(AssetRow.id.in_(
+                select(DatasetItemRow.asset_id).where(DatasetItemRow.version_id == dataset_version)))
+        if derived_from:
+            q = q.where(AssetRow.created_by_job.in_(
+                select(JobInputRow.job_id).where(JobInputRow.ref_id == derived_from)))
         for t in tags:
             q = q.where(AssetRow.id.in_(select(AssetTagRow.asset_id).where(AssetTagRow.tag == t)))
         if name:
             # The glob as a coarse SQL prefilter; the exact match happens below.
-            like = name.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_").replace("*", "%").replace("?", "_")
-            q = q.where(AssetRow.name.like(like, escape="\\"))
+            q = q.where(AssetRow.name.like(glob_like(name), escape="\\"))
         q = q.order_by(col.asc() if order == "asc" else col.desc(),
                        AssetRow.id.asc() if order == "asc" else AssetRow.id.desc())
         after = _decode(cursor, sort, order) if cursor else None

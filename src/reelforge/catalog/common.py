@@ -35,3 +35,11 @@ def audit(session: Session, action: str, target_id: str | None, project_id: str 
             detail=detail,
         )
     )
+
+
+def glob_like(pattern: str) -> str:
+    """A shell glob as a coarse SQL LIKE prefilter (escape ``\\``); the exact match is fnmatch's.
+    LIKE has no character classes: from a ``[`` on, anything goes."""
+    head, bracket, _ = pattern.partition("[")
+    like = head.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_").replace("*", "%").replace("?", "_")
+    return like + ("%" if bracket else "")

@@ -15,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from reelforge.access.policy import READ, WRITE
 from reelforge.errors import InvalidInput, LimitExceeded, NotFound, ReelforgeError
+from reelforge.ids import id_kind
 from reelforge.server import uploads
 from reelforge.server.deps import API_PREFIX, Ctx, CtxDep
 from reelforge.server.downloads import blob_response, counts_as_download, safe_media_type
 from reelforge.server.errors import UnsupportedMediaType
 from reelforge.server.routers.common import asset_dict
-from reelforge.server.schemas import AssetPatch
+from reelforge.server.schemas import AssetPatch, AssetTagsIn
 
 router = APIRouter(prefix=API_PREFIX, tags=["assets"])
 _CHECKED_MAJORS = ("image", "video", "audio", "text")
@@ -35,14 +36,20 @@ def list_assets(
     tag: list[str] = Query([], description="assets carrying every one of these tags"),
     name: str | None = Query(None, description="glob on the catalog name, e.g. plates/*.png"),
     job: str | None = Query(None, description="made by this job"),
+    dataset: str | None = Query(None, description="members of this dataset version (dsv_…, or dst_… / dst_…@N)"),
+    generated: bool | None = Query(None, description="true: made by a job; false: ingested"),
+    derived_from: str | None = Query(None, description="made by a job that read this asset, dataset version or model"),
     sort: str = Query("id", description="id, name, size or created_at"),
     order: str = Query("asc", description="asc or desc"),
     limit: int = Query(100, ge=1, le=500),
     cursor: str | None = None,
 ) -> dict[str, Any]:
     proj = c.guard.project(c.p, project, READ)
-    page = c.studio.browse.assets(proj.id, kind=kind, tags=tag, name=name, created_by_job=job, sort=sort,
-                                  order=order, limit=limit, cursor=cursor)
+    # A dataset the caller cannot read answers 404 like any other; one of another project lists nothing.
+    dsv = c.guard.dataset(c.p, dataset).id if dataset else None
+    page = c.studio.browse.assets(proj.id, kind=kind, tags=tag, name=name, created_by_job=job, dataset_version=dsv,
+                                  generated=generated, derived_from=derived_from, sort=sort, order=order,
+                                  limit=limit, cursor=cursor)
     # Plain JSON values already: answered as they are, without FastAPI's generic re-encoding of
     # every value of every asset (the hot path of browsing a big project).
     return JSONResponse({"items": [asset_dict(c, a) for a in page.items], "next_cursor": page.next_cursor})  # type: ignore[return-value]
@@ -85,7 +92,13 @@ def _ingest(c: Ctx, project_id: str, up: uploads.Upload) -> tuple[dict[str, Any]
         if not isinstance(meta, dict):
             raise InvalidInput("meta must be a JSON object")
     _declared_type_agrees(c, up)
-    report = c.studio.ingest(up.path, project=project_id, tags=tags, meta=meta, name=name)
+    try:
+        report = c.studio.ingest(up.path, project=project_id, tags=tags, meta=meta, name=name)
+    except ReelforgeError as exc:
+        # The checks name the file they read: the server's temporary copy. Say the upload's name
+        # (the path says nothing to the caller and something about the server).
+        exc.args = (str(exc).replace(str(up.path), name),)
+        raise
     asset = (report.added or report.duplicates)[0]
     return {**asset_dict(c, asset), "jobs": report.jobs}, bool(report.added)
 
@@ -115,6 +128,24 @@ async def upload(project: str, request: Request, response: Response, c: CtxDep) 
     if not added:
         response.status_code = 200
     return body
+
+
+@router.post("/projects/{project}/assets/tags")
+def tag_assets(project: str, body: AssetTagsIn, c: CtxDep) -> dict[str, Any]:
+    """Add and remove tags on many assets of a project at once: all of them or none (an id that is
+    not an asset of this project answers 404, a bad tag 400, and nothing changes)."""
+    proj = c.guard.project(c.p, project, WRITE)
+    if not body.add and not body.remove:
+        raise InvalidInput("give tags to add or to remove")
+    ids = list(dict.fromkeys(body.asset_ids))
+    for i in ids:
+        if id_kind(i) != "ast":
+            raise NotFound(f"no asset {i!r}")
+    for a in c.studio.assets.get_many(ids):
+        if a.project_id != proj.id:  # another project's asset does not exist here
+            raise NotFound(f"no asset {a.id!r}")
+    changed = c.studio.assets.tag(ids, add=body.add, remove=body.remove)
+    return JSONResponse({"items": [asset_dict(c, a) for a in changed]})  # type: ignore[return-value]
 
 
 @router.get("/assets/{asset_id}")
