@@ -7,13 +7,14 @@ import json
 import random
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
 from reelforge.catalog.common import audit, check_label, now, split_version
-from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion
+from reelforge.catalog.entities import Asset, DatasetItem, DatasetVersion, Project
 from reelforge.catalog.exports import export_dataset
 from reelforge.db.engine import session_scope
 from reelforge.db.models import DatasetItemRow, DatasetRow, DatasetVersionRow
@@ -68,6 +69,65 @@ def assign_splits(
     return out
 
 
+def _label_from_tags(asset: Asset, prefix: str) -> str | None:
+    """The label a ``PREFIX…`` tag gives (``class:cat`` with prefix ``class:`` → cat); None
+    without one; an asset with two different such tags is refused (its label would be a guess)."""
+    if not prefix:
+        raise InvalidInput("label source tag:PREFIX needs a prefix, e.g. tag:class:")
+    found = sorted({t[len(prefix):] for t in asset.tags if t.startswith(prefix) and len(t) > len(prefix)})
+    if len(found) > 1:
+        raise InvalidInput(f"asset {asset.name!r} has {len(found)} labels from tags {prefix}*: {', '.join(found)}")
+    return found[0] if found else None
+
+
+@dataclass
+class DatasetPlan:
+    """A dataset version as ``create`` would write it."""
+
+    name: str
+    project: Project
+    items: list[DatasetItem]
+    counts: dict[str, Any]
+    spec: dict[str, Any]
+    content_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "n_items": len(self.items), "counts": self.counts, "spec": self.spec,
+                "content_hash": self.content_hash,
+                "captions": sum(1 for i in self.items if i.caption)}
+
+
+@dataclass
+class ItemChange:
+    asset_id: str
+    before: str | None
+    after: str | None
+
+
+@dataclass
+class DatasetDiff:
+    """From version ``against`` to version ``ref``, keyed by asset."""
+
+    ref: str
+    against: str
+    added: list[DatasetItem] = field(default_factory=list)
+    removed: list[DatasetItem] = field(default_factory=list)
+    relabelled: list[ItemChange] = field(default_factory=list)
+    moved: list[ItemChange] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.relabelled or self.moved)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref, "against": self.against, "unchanged": self.unchanged,
+            "added": [asdict(i) for i in self.added], "removed": [asdict(i) for i in self.removed],
+            "relabelled": [asdict(c) for c in self.relabelled], "moved": [asdict(c) for c in self.moved],
+        }
+
+
 class DatasetService:
     def __init__(self, db: Database, projects: ProjectService, assets: AssetService) -> None:
         self.db, self.projects, self.assets = db, projects, assets
@@ -92,9 +152,65 @@ class DatasetService:
         """A new version of dataset ``name`` from explicit assets or a filter.
 
         ``label_from`` is ``"folder"`` (first path component of the asset name: ``cat/01.png`` → cat),
-        ``"meta:KEY"`` (an asset metadata field) or None. Captions come from ``captions`` or the
+        ``"meta:KEY"`` (an asset metadata field), ``"tag:PREFIX"`` (the asset's tag that starts with
+        PREFIX, less the prefix: ``class:cat`` → cat) or None. Captions come from ``captions`` or the
         asset metadata field ``caption``.
         """
+        plan = self._plan(name, project=project, assets=assets, kind=kind, tags=tags, name_glob=name_glob,
+                          labels=labels, label_from=label_from, captions=captions, splits=splits, seed=seed)
+        name, proj, items = plan.name, plan.project, plan.items
+        with session_scope(self.db.Session) as s:
+            ds = s.scalar(select(DatasetRow).where(DatasetRow.project_id == proj.id, DatasetRow.name == name))
+            if ds is None:
+                ds = DatasetRow(
+                    id=new_id("dst"), project_id=proj.id, name=name, description=description, created_at=now()
+                )
+                s.add(ds)
+                s.flush()
+            last = s.scalar(select(func.max(DatasetVersionRow.version)).where(DatasetVersionRow.dataset_id == ds.id))
+            row = DatasetVersionRow(
+                id=new_id("dsv"),
+                dataset_id=ds.id,
+                version=(last or 0) + 1,
+                spec=plan.spec,
+                counts=plan.counts,
+                n_items=len(items),
+                content_hash=plan.content_hash,
+                created_at=now(),
+                created_by_job=created_by_job,
+            )
+            s.add(row)
+            s.flush()
+            for it in items:
+                s.add(
+                    DatasetItemRow(
+                        version_id=row.id, asset_id=it.asset_id, label=it.label, split=it.split, caption=it.caption
+                    )
+                )
+            audit(s, "dataset.create", row.id, proj.id, name=name, version=row.version, items=len(items))
+            s.flush()
+            return self._entity(s, row, ds, with_items=True)
+
+    def preview(self, name: str, **spec: Any) -> DatasetPlan:
+        """What ``create`` with the same arguments would make (items, counts, hash), without
+        making it: the same checks, so a spec that previews cleanly creates cleanly."""
+        return self._plan(name, **spec)
+
+    def _plan(
+        self,
+        name: str,
+        *,
+        project: str | None = None,
+        assets: Sequence[str | Asset] | None = None,
+        kind: str | None = None,
+        tags: Sequence[str] = (),
+        name_glob: str | None = None,
+        labels: dict[str, str] | None = None,
+        label_from: str | None = None,
+        captions: dict[str, str] | None = None,
+        splits: str | Sequence[float] = (0.8, 0.1, 0.1),
+        seed: int = 0,
+    ) -> DatasetPlan:
         name = check_label(name, "dataset name")
         proj = self.projects.get(project)
         ratios = parse_splits(splits)
@@ -108,6 +224,8 @@ class DatasetService:
         chosen = [a for a in chosen if a.project_id == proj.id]
         if not chosen:
             raise InvalidInput(f"dataset {name!r}: no assets match")
+        if label_from and not (label_from == "folder" or label_from.startswith(("meta:", "tag:"))):
+            raise InvalidInput(f"unknown label source {label_from!r} (folder, meta:KEY or tag:PREFIX)")
         label_of: dict[str, str | None] = {}
         for a in chosen:
             label: str | None = None
@@ -121,8 +239,8 @@ class DatasetService:
             elif label_from and label_from.startswith("meta:"):
                 value = a.meta.get(label_from[5:])
                 label = None if value is None else str(value)
-            elif label_from:
-                raise InvalidInput(f"unknown label source {label_from!r} (folder or meta:KEY)")
+            elif label_from and label_from.startswith("tag:"):
+                label = _label_from_tags(a, label_from[4:])
             label_of[a.id] = label
         split_of = assign_splits([(a.sha256 + a.id, label_of[a.id]) for a in chosen], ratios, seed)
         items = [
@@ -152,37 +270,25 @@ class DatasetService:
             "seed": seed,
             "explicit": assets is not None,
         }
-        with session_scope(self.db.Session) as s:
-            ds = s.scalar(select(DatasetRow).where(DatasetRow.project_id == proj.id, DatasetRow.name == name))
-            if ds is None:
-                ds = DatasetRow(
-                    id=new_id("dst"), project_id=proj.id, name=name, description=description, created_at=now()
-                )
-                s.add(ds)
-                s.flush()
-            last = s.scalar(select(func.max(DatasetVersionRow.version)).where(DatasetVersionRow.dataset_id == ds.id))
-            row = DatasetVersionRow(
-                id=new_id("dsv"),
-                dataset_id=ds.id,
-                version=(last or 0) + 1,
-                spec=spec,
-                counts=counts,
-                n_items=len(items),
-                content_hash=digest.hexdigest(),
-                created_at=now(),
-                created_by_job=created_by_job,
-            )
-            s.add(row)
-            s.flush()
-            for it in items:
-                s.add(
-                    DatasetItemRow(
-                        version_id=row.id, asset_id=it.asset_id, label=it.label, split=it.split, caption=it.caption
-                    )
-                )
-            audit(s, "dataset.create", row.id, proj.id, name=name, version=row.version, items=len(items))
-            s.flush()
-            return self._entity(s, row, ds, with_items=True)
+        return DatasetPlan(name, proj, items, counts, spec, digest.hexdigest())
+
+    def diff(self, ref: str, against: str, project: str | None = None) -> DatasetDiff:
+        """What changed from version ``against`` to version ``ref`` (any two versions, usually of
+        one dataset): items added, removed, relabelled and moved between splits, by asset."""
+        new, old = self.get(ref, project), self.get(against, project)
+        before = {i.asset_id: i for i in old.items}
+        after = {i.asset_id: i for i in new.items}
+        both = sorted(before.keys() & after.keys())
+        return DatasetDiff(
+            ref=new.id,
+            against=old.id,
+            added=[after[k] for k in sorted(after.keys() - before.keys())],
+            removed=[before[k] for k in sorted(before.keys() - after.keys())],
+            relabelled=[ItemChange(k, before[k].label, after[k].label) for k in both
+                        if before[k].label != after[k].label],
+            moved=[ItemChange(k, before[k].split, after[k].split) for k in both if before[k].split != after[k].split],
+            unchanged=sum(1 for k in both if before[k].label == after[k].label and before[k].split == after[k].split),
+        )
 
     @staticmethod
     def _entity(s: Any, row: DatasetVersionRow, ds: DatasetRow, with_items: bool = False) -> DatasetVersion:
@@ -227,6 +333,22 @@ class DatasetService:
             ds = s.get(DatasetRow, row.dataset_id)
             assert ds is not None
             return self._entity(s, row, ds, with_items=with_items)
+
+    def items(
+        self, version_id: str, *, split: str | None = None, label: str | None = None, offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[DatasetItem], int]:
+        """One page of a version's items (by asset id) and how many match in all: a big version is
+        shown a page at a time without reading every item."""
+        with session_scope(self.db.ReadSession) as s:
+            q = select(DatasetItemRow).where(DatasetItemRow.version_id == version_id)
+            if split is not None:
+                q = q.where(DatasetItemRow.split == split)
+            if label is not None:
+                q = q.where(DatasetItemRow.label == label)
+            total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+            rows = s.scalars(q.order_by(DatasetItemRow.asset_id).offset(max(0, offset)).limit(max(0, limit)))
+            return [DatasetItem(r.asset_id, r.label, r.split, r.caption) for r in rows], int(total)
 
     def list(self, project: str | None = None) -> list[DatasetVersion]:
         """Every version of every dataset (newest version first within a dataset)."""

@@ -31,7 +31,7 @@ def dataset_create(
     tag: list[str] = typer.Option([], "--tag", "-t"),
     glob: str | None = typer.Option(None, "--name", help="asset name glob"),
     asset: list[str] = typer.Option([], "--asset", "-a", help="explicit asset ids"),
-    label_from: str | None = typer.Option(None, help="folder or meta:KEY"),
+    label_from: str | None = typer.Option(None, help="folder, meta:KEY or tag:PREFIX (a tag class:cat labels cat)"),
     splits: str = typer.Option("0.8,0.1,0.1", help="train,val,test ratios"),
     seed: int = typer.Option(0, min=0, max=2**63 - 1, help="seed of the split shuffle"),
     project: str | None = typer.Option(None, "--project", "-P"),

@@ -57,7 +57,7 @@ class DatasetIn(Body):
     tags: list[str] = Field(default_factory=list, max_length=50)
     name_glob: str | None = Field(None, max_length=1024)
     labels: dict[str, str] | None = None
-    label_from: str | None = Field(None, max_length=200, description="folder or meta:KEY")
+    label_from: str | None = Field(None, max_length=200, description="folder, meta:KEY or tag:PREFIX (a tag class:cat labels cat)")
     captions: dict[str, str] | None = None
     splits: list[float] = Field(default_factory=lambda: [0.8, 0.1, 0.1], min_length=1, max_length=3)
     seed: int = Field(0, ge=0, le=2**63 - 1)
@@ -74,3 +74,9 @@ class JobIn(Body):
     priority: int = Field(0, ge=-1000, le=1000, description="higher runs first")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     max_attempts: int | None = Field(None, ge=1, le=100)
+
+
+class AssetTagsIn(Body):
+    asset_ids: list[str] = Field(..., min_length=1, max_length=10_000, description="assets of the project")
+    add: list[str] = Field(default_factory=list, max_length=200, description="tags to add to every one")
+    remove: list[str] = Field(default_factory=list, max_length=200, description="tags to remove from every one")

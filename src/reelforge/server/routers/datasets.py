@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from reelforge.access.policy import READ, WRITE
-from reelforge.errors import NotFound
+from reelforge.errors import InvalidInput, NotFound
 from reelforge.server.deps import API_PREFIX, CtxDep
 from reelforge.server.downloads import blob_response, counts_as_download
 from reelforge.server.schemas import DatasetIn
@@ -29,21 +29,30 @@ def list_datasets(project: str, c: CtxDep) -> dict[str, Any]:
     return {"items": [_version(v, False) for v in c.studio.datasets.list(proj.id)]}
 
 
-@router.post("/projects/{project}/datasets", status_code=201)
-def create_dataset(project: str, body: DatasetIn, c: CtxDep) -> dict[str, Any]:
+@router.post("/projects/{project}/datasets", status_code=201, responses={200: {
+    "description": "dry_run=true: what would be made (nothing is)",
+    "content": {"application/json": {"schema": {"type": "object"}}}}})
+def create_dataset(project: str, body: DatasetIn, c: CtxDep, response: Response,
+                   dry_run: bool = Query(False, description="only say what would be made (200)")) -> dict[str, Any]:
     """A new version of dataset ``name``: from explicit asset ids (all of this project) or the
-    project's assets matching the filters."""
+    project's assets matching the filters. ``splits`` are train/val/test ratios summing to 1."""
     proj = c.guard.project(c.p, project, WRITE)
+    if abs(sum(body.splits) - 1.0) > 1e-6:
+        # Said, not silently rescaled: 0.5/0.2/0.1 is a typo more often than a wish for 5/8.
+        shown = "/".join(f"{x:g}" for x in body.splits)
+        raise InvalidInput(f"split ratios {shown} sum to {sum(body.splits):g}, not 1")
     if body.assets is not None:
         found = {a.id: a for a in c.studio.assets.get_many(body.assets)} if body.assets else {}
         for asset_id in body.assets:
             if found[asset_id].project_id != proj.id:
                 raise NotFound(f"no asset {asset_id!r}")  # as if absent: another project's asset
-    dv = c.studio.datasets.create(
-        body.name, project=proj.id, assets=body.assets, kind=body.kind, tags=body.tags, name_glob=body.name_glob,
-        labels=body.labels, label_from=body.label_from, captions=body.captions, splits=body.splits, seed=body.seed,
-        description=body.description,
-    )
+    spec = {"project": proj.id, "assets": body.assets, "kind": body.kind, "tags": body.tags,
+            "name_glob": body.name_glob, "labels": body.labels, "label_from": body.label_from,
+            "captions": body.captions, "splits": body.splits, "seed": body.seed}
+    if dry_run:
+        response.status_code = 200
+        return {"dry_run": True, **c.studio.datasets.preview(body.name, **spec).to_dict()}
+    dv = c.studio.datasets.create(body.name, description=body.description, **spec)
     return _version(dv, False)
 
 
@@ -51,6 +60,16 @@ def create_dataset(project: str, body: DatasetIn, c: CtxDep) -> dict[str, Any]:
 def get_dataset(ref: str, c: CtxDep, items: bool = False) -> dict[str, Any]:
     """A version by ``dsv_…``, or a dataset's latest (``dst_…``) or Nth (``dst_…@N``) version."""
     return _version(c.guard.dataset(c.p, ref, READ, with_items=items), items)
+
+
+@router.get("/datasets/{ref}/diff")
+def dataset_diff(ref: str, c: CtxDep, against: str = Query(..., max_length=200,
+                                                            description="the version to compare with (dsv_… or dst_…@N)")
+                 ) -> dict[str, Any]:
+    """Items added, removed, relabelled and moved between splits from ``against`` to ``ref``."""
+    new = c.guard.dataset(c.p, ref, READ)
+    old = c.guard.dataset(c.p, against, READ)
+    return c.studio.datasets.diff(new.id, old.id).to_dict()
 
 
 @router.get("/datasets/{dataset_id}/versions")
