@@ -39,7 +39,8 @@ def _fill(w: World, route: str) -> str:
             .replace("{ref}", w.ids["dsv"] if "datasets" in route else w.ids["job"])
             .replace("{dataset_id}", w.ids["dst"]).replace("{model_id}", w.ids["model"])
             .replace("{name}", "weights.safetensors" if "models" in route else "system.ping")
-            .replace("{job_id}", w.ids["job"]).replace("{user}", "extra"))
+            .replace("{job_id}", w.ids["job"]).replace("{user}", "extra")
+            .replace("{board_id}", w.ids["board"]).replace("{exhibition_id}", w.ids["exhibition"]))
 
 
 def _owner(who: str) -> str:
@@ -69,6 +70,17 @@ def _member_to_remove(w: World, who: str) -> str:
     return "/api/v1/projects/alpha/members/extra"
 
 
+def _fresh_board(w: World, who: str) -> str:
+    return f"/api/v1/boards/{w.studio.boards.create('alpha', f'fresh-{next(_n)}').id}"
+
+
+def _fresh_exhibition(suffix: str) -> Callable[[World, str], str]:
+    def url(w: World, who: str) -> str:
+        board = w.studio.boards.create("alpha", f"shown-{next(_n)}")
+        return f"/api/v1/exhibitions/{w.studio.boards.publish(board.id, 'Show').exhibition.id}{suffix}"
+    return url
+
+
 def _upload(w: World, who: str) -> dict[str, Any]:
     return {"files": {"file": (f"up/{next(_n)}.png", png_bytes(), "image/png")}}
 
@@ -94,6 +106,8 @@ CASES = [
     Case("POST", "/api/v1/projects/{project}/assets", WRITE, kw=_upload),
     Case("GET", "/api/v1/assets/{asset_id}", READ),
     Case("PATCH", "/api/v1/assets/{asset_id}", WRITE, kw=lambda w, who: {"json": {"add_tags": ["seen"]}}),
+    Case("POST", "/api/v1/projects/{project}/assets/tags", WRITE,
+         kw=lambda w, who: {"json": {"asset_ids": [w.ids["asset"]], "add": ["seen"]}}),
     Case("GET", "/api/v1/assets/{asset_id}/content", READ),
     Case("HEAD", "/api/v1/assets/{asset_id}/content", READ),
     Case("GET", "/api/v1/assets/{asset_id}/thumbnail", READ),
@@ -102,6 +116,7 @@ CASES = [
          kw=lambda w, who: {"json": {"name": "made", "kind": "image", "label_from": "folder"}}),
     Case("GET", "/api/v1/datasets/{ref}", READ),
     Case("GET", "/api/v1/datasets/{dataset_id}/versions", READ),
+    Case("GET", "/api/v1/datasets/{ref}/diff", READ, kw=lambda w, who: {"params": {"against": w.ids["dsv"]}}),
     Case("GET", "/api/v1/projects/{project}/models", READ),
     Case("GET", "/api/v1/models/{model_id}", READ),
     Case("GET", "/api/v1/models/{model_id}/files/{name}", READ),
@@ -124,6 +139,17 @@ CASES = [
     Case("GET", "/api/v1/lineage/{ref}", READ),
     Case("POST", "/api/v1/projects/{project}/provenance", READ, kw=_upload),
     Case("GET", "/api/v1/projects/{project}/search", READ, kw=lambda w, who: {"params": {"q": "anna"}}),
+    Case("GET", "/api/v1/projects/{project}/boards", READ),
+    Case("POST", "/api/v1/projects/{project}/boards", WRITE, kw=lambda w, who: {"json": {"name": f"board-{next(_n)}"}}),
+    Case("GET", "/api/v1/boards/{board_id}", READ),
+    Case("PATCH", "/api/v1/boards/{board_id}", WRITE, kw=lambda w, who: {"json": {"description": "seen"}}),
+    Case("DELETE", "/api/v1/boards/{board_id}", WRITE, url=_fresh_board),
+    Case("POST", "/api/v1/boards/{board_id}/items", WRITE, kw=lambda w, who: {"json": {"asset_ids": [w.ids["asset"]]}}),
+    Case("DELETE", "/api/v1/boards/{board_id}/items/{asset_id}", WRITE),
+    Case("POST", "/api/v1/boards/{board_id}/exhibitions", WRITE, kw=lambda w, who: {"json": {"title": "Show"}}),
+    Case("GET", "/api/v1/projects/{project}/exhibitions", READ),
+    Case("DELETE", "/api/v1/exhibitions/{exhibition_id}", WRITE, url=_fresh_exhibition("")),
+    Case("POST", "/api/v1/exhibitions/{exhibition_id}/link", WRITE, url=_fresh_exhibition("/link")),
     Case("GET", "/api/v1/users", STUDIO),
     Case("POST", "/api/v1/users", STUDIO, kw=lambda w, who: {"json": {"username": f"made{next(_n)}"}}),
     Case("GET", "/api/v1/users/{user}", STUDIO),

@@ -77,12 +77,15 @@ def metrics(job_id: str, c: CtxDep, name: str | None = None) -> dict[str, Any]:
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}})
-def events(job_id: str, request: Request, c: CtxDep) -> StreamingResponse:
+def events(job_id: str, request: Request, c: CtxDep,
+           after: int = Query(0, ge=0, le=2**63 - 1, description="log lines after this id only (a page that "
+                              "read the log first); a reconnect's Last-Event-ID wins")) -> StreamingResponse:
     """Live progress, log lines and metrics until the job finishes (Server-Sent Events)."""
     c.guard.job(c.p, job_id, READ)
-    last = request.headers.get("last-event-id", "0")
+    last = request.headers.get("last-event-id", "")
     # ASCII digits that fit the id column: "²" is a digit to isdigit() and no number to int().
-    after = int(last) if last.isascii() and last.isdigit() and len(last) <= 18 else 0
+    if last.isascii() and last.isdigit() and len(last) <= 18:
+        after = int(last)
     return StreamingResponse(job_events(c.studio.jobs, job_id, after_log=after), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
