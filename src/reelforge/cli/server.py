@@ -92,5 +92,11 @@ def run_server(s: Studio, config: ServerConfig, *, log_level: str = "info",
         threading.Thread(target=_wait, daemon=True).start()
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it shut down on (as uvicorn.run does, a clean exit)
     finally:
         pool.stop()
+    if not server.started:
+        from reelforge.errors import Unavailable
+
+        raise Unavailable(f"the server could not start on {config.host}:{config.port} (port in use?)")
