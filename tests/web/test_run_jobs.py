@@ -135,8 +135,8 @@ def test_events_start_after_the_log_the_page_read(live: LiveServer, client: Any)
 def test_catalogue_and_generated_forms(browser: Any, live: LiveServer, tiny: str) -> None:
     context, page, checks = new_page(browser, live, "ed")
     page.goto("/p/alpha/run")
-    assert page.locator(".task-family h2 .fam-name").all_inner_texts()[:4] == [
-        "Generative images", "Media", "Screenplays", "System"]
+    assert page.locator(".task-family h2 .fam-name").all_inner_texts()[:5] == [
+        "Generative images", "Text to image", "Media", "Screenplays", "System"]
     names = page.locator(".task-card .task-name").all_inner_texts()
     assert sorted(names) == sorted(t.name for t in all_tasks())
     assert page.locator("a.launch").count() == len(names)

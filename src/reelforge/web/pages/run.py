@@ -38,7 +38,8 @@ router = APIRouter()
 RESERVED = ("from_job", "seed", "params", "priority", "max_attempts")
 SEED_MAX = 2**63 - 1
 # Families shown first, in this order, with a readable heading; others follow by name.
-FAMILIES = {"gan": N_("Generative images"), "media": N_("Media"), "script": N_("Screenplays"), "system": N_("System")}
+FAMILIES = {"gan": N_("Generative images"), "diffusion": N_("Text to image"), "media": N_("Media"),
+            "script": N_("Screenplays"), "system": N_("System")}
 
 
 @dataclass
