@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
@@ -37,6 +38,9 @@ class Settings:
     limits: MediaLimits = field(default_factory=MediaLimits)
     # The studio server's settings (a [server] table: host, port, trusted_proxies, ...; see server/config.py).
     server: dict[str, Any] = field(default_factory=dict)
+    # Local diffusers pipeline folders `diffusion.generate` may use by name (a [diffusion_models] table:
+    # name = "/path"; relative paths are from the studio home). Nothing is ever downloaded.
+    diffusion_models: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
@@ -75,10 +79,33 @@ class Settings:
 _INT_FIELDS = {"worker_concurrency", "max_attempts", "ingest_workers"}
 _FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds", "poll_seconds"}
 _BOOL_FIELDS = {"ingest_video_proxies"}
+_NAME_PATH_FIELDS = {"diffusion_models"}
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
+def _name_paths(name: str, value: Any) -> dict[str, str]:
+    """A name → path table: a TOML table, or (from the environment) JSON or ``name=/path,name2=/path``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise InvalidInput(f"setting {name} is not a JSON object: {value!r}") from None
+        else:
+            pairs = [part.partition("=") for part in text.split(",") if part.strip()]
+            if any(not sep or not k.strip() or not v.strip() for k, sep, v in pairs):
+                raise InvalidInput(f"setting {name} must be name=/path pairs separated by commas, got {value!r}")
+            value = {k.strip(): v.strip() for k, _, v in pairs}
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and k and v
+                                              for k, v in value.items()):
+        raise InvalidInput(f"setting {name} must map names to folder paths, got {value!r}")
+    return dict(value)
+
+
 def _coerce(name: str, value: Any) -> Any:
+    if name in _NAME_PATH_FIELDS:
+        return _name_paths(name, value)
     if name in _BOOL_FIELDS:
         if isinstance(value, bool):
             return value

@@ -233,6 +233,12 @@ class TaskContext:
         return self._svc.settings.limits
 
     @property
+    def diffusion_models(self) -> dict[str, Path]:
+        """The studio's named local diffusers pipeline folders (setting ``diffusion_models``)."""
+        home = self._svc.settings.home
+        return {name: home / Path(path).expanduser() for name, path in self._svc.settings.diffusion_models.items()}
+
+    @property
     def threads(self) -> int:
         """How many CPU threads/processes this job may use (the studio's worker concurrency)."""
         return max(1, int(self._svc.settings.worker_concurrency))
