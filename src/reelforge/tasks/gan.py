@@ -349,6 +349,8 @@ class EvaluateParams(Params):
         "inception_v3", description="architecture of the --inception-weights file"
     )
     truncation: float | None = Field(None, gt=0, le=10, description="truncation trick threshold (None: off)")
+    health: bool = Field(True, description="also run the health checks (diversity, near-duplicates, spectra, "
+                         "position lock, colour, SWD, memorisation) against the dataset's held-out images")
 
     def switched_off(self) -> set[str]:
         return {name for name, on in (("swd", self.swd), ("kid_random", self.kid_random),
@@ -369,7 +371,8 @@ class EvaluateParams(Params):
     outputs=("asset:json",),
     resources=Resources(cpus=2, gpus=1),
     description="Image-quality metrics from the metric registry: SWD, KID (random features), per-class "
-                "accuracy of a judge classifier, FID/KID with a local Inception file",
+                "accuracy of a judge classifier, FID/KID with a local Inception file; and a verdict per "
+                "health check against held-out real images",
 )
 def evaluate(ctx: TaskContext, p: EvaluateParams) -> None:
     import numpy as np
@@ -416,11 +419,72 @@ def evaluate(ctx: TaskContext, p: EvaluateParams) -> None:
         for key, value in result.scalars.items():
             ctx.metric(key, value, 0)
     report.update(sections)
+    if p.health:
+        ctx.progress(len(chosen), len(chosen) + 1, "health checks against held-out real images")
+        loaded = dict(zip((it.asset.id for it in items), real, strict=True))
+        report["health"] = _health(ctx, m, ds, fake, res, loaded)
     ctx.progress(len(chosen), len(chosen), "done")
     out = ctx.save_asset(json.dumps(report, indent=2, default=float).encode(),
                          f"evaluations/{m.model.name}_v{m.model.version}_{ctx.job_id}.json", tags=["evaluation"],
                          meta={"model": m.id, "dataset": ds.id})
     ctx.result.update({"report": out.id, "metrics": report["metrics"], **sections})
+    if p.health:
+        ctx.result["health"] = report["health"]
+
+
+def _health_split(m: Any, ds: DatasetInput) -> tuple[list[Any], list[Any], str]:
+    """The training images and the held-out real images the health checks compare with, and how
+    they were chosen. Held out means the dataset's val and test splits, unless the model trained on
+    every item (or on another dataset's); with fewer than two held-out images a deterministic quarter
+    of the images (every 4th by content hash) stands in, and the note says so."""
+    images = [it for it in ds.items if it.asset.kind == "image"]
+    trained_here = m.model.config.get("dataset") == ds.id
+    split = m.model.config.get("split")
+    if split is None:  # not recorded by older models: "all" when it trained on as many images as there are
+        split = "all" if trained_here and m.model.metrics.get("images") == len(images) else "train"
+    if trained_here and split == "all":
+        train, held = images, []
+    else:
+        train = [it for it in images if it.split == "train"]
+        held = [it for it in images if it.split in ("val", "test")]
+    notes = [] if trained_here else ["the model was trained on another dataset: memorisation is measured "
+                                     f"against this dataset's {len(train)} train-split images"]
+    if len(held) < 2:
+        pool = sorted(train + held, key=lambda it: (it.asset.sha256, it.asset.id))
+        held = pool[::4]
+        train = [it for i, it in enumerate(pool) if i % 4]
+        notes.append(f"no held-out images: held out {len(held)} of {len(pool)} (every 4th by content hash)"
+                     + ("; the model trained on them, so memorisation and the reference statistics are "
+                        "measured against images it saw" if trained_here else ""))
+    return train, held, "; ".join(notes)
+
+
+def _health(ctx: TaskContext, m: Any, ds: DatasetInput, fake: np.ndarray, res: int,
+            loaded: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Health report of the samples (a verdict logged per check), as stored in the result and report."""
+    import numpy as np
+
+    from reelforge.vision.gan import collapse_detected, health_report
+
+    train, held, note = _health_split(m, ds)
+    if len(train) < 2 or len(held) < 2:
+        msg = f"health checks skipped: they need at least 4 images, {ds.version.ref} has {len(train) + len(held)}"
+        ctx.log(msg, "warning")
+        return {"skipped": msg}
+    if note:
+        ctx.log(f"health: {note}", "warning")
+    missing = [it for it in train + held if it.asset.id not in loaded]
+    for it, arr in zip(missing, _load_images(ctx, missing), strict=True):
+        loaded[it.asset.id] = _square(arr, res)
+    report = health_report(fake, np.stack([loaded[it.asset.id] for it in train]),
+                           np.stack([loaded[it.asset.id] for it in held]), seed=ctx.seed)
+    for line in report.lines():
+        ctx.log(line, "info" if line.startswith("PASS") else "warning")
+    verdict = "all checks pass" if report.passed else f"failed: {', '.join(report.failed)}"
+    ctx.log(f"health: {verdict}" + (" (collapse)" if collapse_detected(report) else ""))
+    for name, value in report.scalars().items():
+        ctx.metric(name, value, 0)
+    return {**report.to_dict(), "note": note, "train_images": len(train), "heldout_images": len(held)}
 
 
 def _judge(items: list[Any], names: list[str], real: np.ndarray, epochs: int, seed: int,

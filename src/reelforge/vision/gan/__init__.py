@@ -6,6 +6,7 @@ ship with save_gan/load_gan (safetensors), sample with GANModel.generate / sampl
 
 from reelforge.vision.gan.diffaug import DiffAugment, diff_augment
 from reelforge.vision.gan.ema import EMA
+from reelforge.vision.gan.health import HealthCheck, HealthReport, collapse_detected, health_report
 from reelforge.vision.gan.io import GANModel, load_gan, load_training_state, save_gan, save_training_state
 from reelforge.vision.gan.losses import d_loss, g_loss, r1_penalty
 from reelforge.vision.gan.models import SUPPORTED_RESOLUTIONS, Discriminator, GANConfig, Generator
@@ -22,11 +23,15 @@ __all__ = [
     "GANModel",
     "GANTrainer",
     "Generator",
+    "HealthCheck",
+    "HealthReport",
     "ImageSource",
     "TrainResult",
+    "collapse_detected",
     "d_loss",
     "diff_augment",
     "g_loss",
+    "health_report",
     "image_grid",
     "latent_for_seed",
     "latent_walk",
