@@ -8,6 +8,7 @@ without alt text and form controls without a label (``ui_checks``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -105,18 +106,24 @@ def seed_studio(studio: Studio, tmp: Path) -> dict[str, str]:
     return {"alpha": alpha.id}
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    tmp = tmp_path_factory.mktemp("web")
-    studio = Studio.init(tmp / "studio")
-    ids = seed_studio(studio, tmp)
-    server = start_server(studio, workers=1)
+@contextlib.contextmanager
+def serving(studio: Studio, *, workers: int = 0, **ids: str) -> Iterator[LiveServer]:
+    """Serve ``studio`` for the block; afterwards stop the server and close the studio."""
+    server = start_server(studio, workers=workers)
     server.ids.update(ids)
     try:
         yield server
     finally:
         stop_server(server)
         studio.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("web")
+    studio = Studio.init(tmp / "studio")
+    with serving(studio, workers=1, **seed_studio(studio, tmp)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

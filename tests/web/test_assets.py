@@ -19,7 +19,7 @@ import pytest
 
 from reelforge.studio import Studio
 from tests.server.conftest import auth, make_client, png_bytes
-from tests.web.conftest import LiveServer, new_page, seed_studio, shot, start_server, stop_server
+from tests.web.conftest import LiveServer, new_page, seed_studio, serving, shot
 
 SCRIPT_SCENES = 36
 
@@ -127,13 +127,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     ids.update(video=by_kind["video"].id, audio=by_kind["audio"].id, script=by_kind["screenplay"].id,
                dsv=dv.id, sheet=sheet_job.result["contact_sheet"], sheet_job=sheet_job.id)
     ids["beta_asset"] = studio.assets.add([_write(tmp / "b.png", png_bytes(seed=77))], project="beta").added[0].id
-    server = start_server(studio, workers=0)
-    server.ids.update(ids)
-    try:
+    with serving(studio, **ids) as server:
         yield server
-    finally:
-        stop_server(server)
-        studio.close()
 
 
 def _write(path: Path, data: bytes) -> Path:

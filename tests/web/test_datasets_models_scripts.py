@@ -21,7 +21,7 @@ from safetensors.numpy import save
 from reelforge.catalog.search import SEARCH_INDEX_MODEL
 from reelforge.errors import InvalidInput, NotFound
 from reelforge.studio import Studio
-from tests.web.conftest import LiveServer, new_page, seed_studio, shot, start_server, stop_server
+from tests.web.conftest import LiveServer, new_page, seed_studio, serving, shot
 
 SAMPLE = Path(__file__).resolve().parents[2] / "src" / "reelforge" / "samples" / "the_last_reel.fountain"
 TINY_GAN = {"resolution": 32, "base_channels": 8, "batch_size": 8, "z_dim": 16, "threads": 1}
@@ -77,14 +77,9 @@ def studio_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     studio.ingest([SAMPLE.with_name("chinese_sample.txt")], project="alpha")  # a second, in Chinese
     analysis = studio.jobs.submit("script.analyze", {"screenplay": screenplay.id}, project="alpha").run()
     assert analysis.status == "succeeded", analysis.error
-    server = start_server(studio, workers=0)
-    server.ids.update(ids, model=model, screenplay=screenplay.id)
-    server.ids.update({f"{k}{i}": v for k, vs in stills.items() for i, v in enumerate(vs)})
-    try:
+    with serving(studio, **ids, model=model, screenplay=screenplay.id) as server:
+        server.ids.update({f"{k}{i}": v for k, vs in stills.items() for i, v in enumerate(vs)})
         yield server
-    finally:
-        stop_server(server)
-        studio.close()
 
 
 def _wait_preview(page: Any, n: int) -> None:

@@ -23,9 +23,8 @@ from tests.web.conftest import (
     UiChecks,
     new_page,
     seed_studio,
+    serving,
     shot,
-    start_server,
-    stop_server,
 )
 
 # Small enough for seconds on two CPU cores, long enough to be watched running.
@@ -37,14 +36,8 @@ TRAIN = {"steps": "80", "batch_size": "4", "base_channels": "8", "z_dim": "16", 
 def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("flow")
     studio = Studio.init(tmp / "studio")
-    ids = seed_studio(studio, tmp)
-    server = start_server(studio, workers=1)
-    server.ids.update(ids)
-    try:
+    with serving(studio, workers=1, **seed_studio(studio, tmp)) as server:
         yield server
-    finally:
-        stop_server(server)
-        studio.close()
 
 
 def _tiles(folder: Path, n: int = 8) -> Path:

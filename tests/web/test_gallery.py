@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from reelforge.studio import Studio
-from tests.web.conftest import VIEWPORT, LiveServer, new_page, seed_studio, shot, start_server, stop_server
+from tests.web.conftest import VIEWPORT, LiveServer, new_page, seed_studio, serving, shot
 
 # Small and quick (about two seconds of training on one thread), yet past the first grey blur.
 TINY = {"resolution": 32, "base_channels": 8, "batch_size": 8, "z_dim": 16, "threads": 1, "loss": "ns",
@@ -69,8 +69,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     train = studio.jobs.submit("gan.train", {"dataset": dv.ref, "name": "nebula", "steps": 60, "sample_every": 30,
                                              "checkpoint_every": 100, **TINY}, project="alpha", seed=7).run()
     assert train.status == "succeeded", train.error
-    server = start_server(studio, workers=1)
-    try:
+    with serving(studio, workers=1) as server:
         sample = studio.jobs.submit("gan.sample", {"model": "nebula", "n": 6}, project="alpha", seed=100)
         walk = studio.jobs.submit("gan.walk", {"model": "nebula", "fps": 8, "duration": 2, "size": 128, "gif": False},
                                   project="alpha", seed=3)
@@ -79,9 +78,6 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
                           sheet=sample_job.result["contact_sheet"], model=train.result["model"])
         server.ids["samples"] = ",".join(sample_job.result["samples"])
         yield server
-    finally:
-        stop_server(server)
-        studio.close()
 
 
 def _samples(live: LiveServer) -> list[str]:
