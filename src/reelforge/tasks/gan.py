@@ -77,16 +77,27 @@ class TrainParams(Params):
     name: str = Field("gan", description="registry name of the trained model")
     split: Literal["train", "all"] = Field("train", description="train on the train split, or on every item")
     resolution: Literal[32, 64, 128] = Field(64, description="side of the generated images in pixels")
-    steps: int = Field(2000, ge=1, le=10_000_000, description="training steps (one batch each)")
-    batch_size: int = Field(32, ge=2, le=1024, description="images per training step")
-    base_channels: int = Field(32, ge=8, le=1024, description="width of the networks (channels at full resolution)")
-    z_dim: int = Field(128, ge=2, le=1024, description="size of the latent noise vector")
-    loss: Literal["hinge", "ns"] = Field("hinge", description="adversarial loss: hinge or non-saturating")
-    r1_gamma: float = Field(0.0, ge=0, description="R1 gradient penalty weight on real images (0: off)")
-    ema_decay: float = Field(0.999, ge=0, lt=1, description="decay of the generator's moving average (0: off)")
-    diffaug: str = Field("color,translation,cutout", description="DiffAugment policy; empty to disable")
-    lr_g: float = Field(2e-4, gt=0, le=1, description="generator learning rate")
-    lr_d: float = Field(2e-4, gt=0, le=1, description="discriminator learning rate")
+    preset: Literal["auto", "none", "manual", "stationary", "object", "dcgan"] = Field(
+        "auto", description="auto: architecture, width, batch, steps and augmentation chosen from the data, "
+        "resolution and device (stationary: star fields, textures; object: one centred subject; dcgan: the "
+        "old configuration, for comparison; none: no preset). Parameters given explicitly override it")
+    steps: int | None = Field(None, ge=1, le=10_000_000, description="training steps, one batch each "
+                              "(default: from the preset)")
+    batch_size: int | None = Field(None, ge=2, le=1024, description="images per training step (default: preset)")
+    base_channels: int | None = Field(None, ge=4, le=1024, description="width of the networks at full "
+                                      "resolution (default: preset)")
+    z_dim: int | None = Field(None, ge=2, le=1024, description="size of the latent noise vector (default: preset)")
+    loss: Literal["hinge", "ns"] | None = Field(None, description="adversarial loss: hinge or non-saturating")
+    r1_gamma: float | None = Field(None, ge=0, description="R1 gradient penalty weight on real images "
+                                   "(default: 0.0002·resolution²/batch; 0: off)")
+    ema_decay: float | None = Field(None, ge=0, lt=1, description="decay of the generator's moving average, "
+                                    "fixed (default: a half-life of 5% of the images seen so far)")
+    diffaug: str | None = Field(None, description="DiffAugment policy, e.g. color,translation,cutout; none to "
+                                "disable (default: preset)")
+    ada: bool | None = Field(None, description="adapt the augmentation probability to D's overfitting "
+                             "(StyleGAN2-ADA; default: on, except in the dcgan preset)")
+    lr_g: float | None = Field(None, gt=0, le=1, description="generator learning rate (default 2e-4)")
+    lr_d: float | None = Field(None, gt=0, le=1, description="discriminator learning rate (default 2e-4)")
     conditioning: Literal["auto", "none", "class", "text"] = Field(
         "auto", description="auto: class labels when the dataset has them, else captions, else none"
     )
@@ -95,9 +106,28 @@ class TrainParams(Params):
     crop_size: int | None = Field(None, ge=8, description="crop side before resizing (None: see AugmentConfig)")
     crops_from_large: bool = Field(False, description="train on native-scale random crops of large images")
     sample_every: int = Field(500, ge=1, description="save a grid of samples every this many steps")
+    health: bool = Field(True, description="at each sample grid, run the health checks against the dataset's "
+                         "held-out images (val and test splits), and warn when the generator collapses")
+    stop_on_collapse: bool = Field(False, description="stop training when the health checks see collapse")
     checkpoint_every: int = Field(200, ge=1, description="save a resumable checkpoint every this many steps")
     threads: int | None = Field(None, ge=1, le=256, description="CPU threads (results reproduce at equal threads)")
     compile: bool = Field(False, description="torch.compile the networks (slower start, faster steps)")
+
+    def explicit_config(self) -> dict[str, Any]:
+        """GANConfig fields the caller set (they override the preset)."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("batch_size", "base_channels", "z_dim", "loss",
+                                                            "r1_gamma", "diffaug", "lr_g", "lr_d", "steps")}
+        if self.ema_decay is not None:  # a fixed decay replaces the half-life schedule
+            out.update(ema_decay=self.ema_decay, ema_rampup=0.0)
+        if self.ada is not None:
+            out["ada_target"] = 0.6 if self.ada else 0.0
+        if self.diffaug is not None and not self.diffaug.strip():
+            out["diffaug"] = "none"
+        return out
+
+
+# The parameters of gan.train before presets existed: what preset "none" trains with.
+_MANUAL_DEFAULTS: dict[str, Any] = {"steps": 2000, "batch_size": 32, "base_channels": 32, "z_dim": 128}
 
 
 @task(
@@ -107,12 +137,21 @@ class TrainParams(Params):
     outputs=("model:gan", "asset:image"),
     resources=Resources(cpus=2, gpus=1, memory_gb=4),
     resumable=True,
-    description="Train a DCGAN-family generator on a dataset's images (resumable, with sample grids)",
+    description="Train a GAN image generator on a dataset's images, the architecture and run picked by a "
+                "preset from the data (resumable, with sample grids and health checks)",
 )
 def train(ctx: TaskContext, p: TrainParams) -> None:
     import numpy as np
 
-    from reelforge.vision.gan import AugmentConfig, GANConfig, GANModel, GANTrainer, save_gan
+    from reelforge.vision.gan import (
+        AugmentConfig,
+        GANConfig,
+        GANModel,
+        GANTrainer,
+        collapse_detected,
+        save_gan,
+    )
+    from reelforge.vision.gan.presets import choose_preset, is_grey, stationarity
 
     threads = _threads(ctx, p.threads)
     ds = ctx.dataset(p.dataset)
@@ -134,20 +173,39 @@ def train(ctx: TaskContext, p: TrainParams) -> None:
     elif mode == "text":
         if not all(captions):
             raise InvalidInput(f"text conditioning needs a caption on every image of {ds.version.ref}")
-    config = GANConfig(
-        resolution=p.resolution, z_dim=p.z_dim, base_channels=p.base_channels, num_classes=len(class_names),
-        text_dim=_text_embedder().dim if mode == "text" else 0, loss=p.loss, r1_gamma=p.r1_gamma,
-        ema_decay=p.ema_decay, diffaug=p.diffaug, lr_g=p.lr_g, lr_d=p.lr_d, batch_size=p.batch_size,
-    )
     arrays = _load_images(ctx, items)
+    preset = choose_preset(p.preset, n_images=len(arrays), resolution=p.resolution, device=str(ctx.device),
+                           stationarity_score=stationarity(arrays) if p.preset == "auto" else None,
+                           grey=is_grey(arrays))
+    explicit = p.explicit_config()
+    if preset.name == "none":
+        explicit = {**_MANUAL_DEFAULTS, **{k: v for k, v in explicit.items() if v is not None}}
+    fields, steps = preset.apply(explicit)
+    assert steps is not None
+    try:
+        config = GANConfig(**{**fields, "resolution": p.resolution, "num_classes": len(class_names),
+                              "text_dim": _text_embedder().dim if mode == "text" else 0})
+    except TypeError as exc:
+        raise InvalidInput(f"GAN config: {exc}") from exc
+    ctx.log(preset.summary())
     same = len({a.shape for a in arrays}) == 1
     source: Any = np.stack(arrays) if same and not p.crops_from_large else arrays
     if mode == "text":
-        ctx.progress(0, p.steps, "embedding captions")
+        ctx.progress(0, steps, "embedding captions")
         text = _embed([c or "" for c in captions])
+    heldout = None
+    if p.health:
+        held_items = [it for it in ds.items if it.split in ("val", "test") and it.asset.kind == "image"]
+        if len(held_items) >= 8:
+            heldout = [_square(a, p.resolution) for a in _load_images(ctx, held_items)]
+            if p.split == "all":
+                ctx.log(f"health checks against {len(heldout)} val/test images, which split=all also trains on: "
+                        "the memorisation check cannot see copies")
+        else:
+            ctx.log("health checks skipped: the dataset has fewer than 8 val/test images")
     augment = AugmentConfig(random_crop=p.random_crop, hflip=p.hflip, crop_size=p.crop_size)
     trainer = GANTrainer(config, source, labels=label_ids, text_embeddings=text, seed=ctx.seed,
-                         device=ctx.device, augment=augment, compile=p.compile)
+                         device=ctx.device, augment=augment, compile=p.compile, heldout=heldout)
     state = ctx.restore()
     if state is not None:
         trainer.load_state_dict(state)
@@ -167,23 +225,36 @@ def train(ctx: TaskContext, p: TrainParams) -> None:
         ctx.save_image(grid, f"training/{p.name}/{ctx.job_id}/step_{step:07d}.png", source_type=GENERATED,
                        record={"step": step, "kind": "training-sample-grid"}, tags=["training-sample"])
 
+    health: dict[str, Any] = {}
+
+    def on_health(step: int, report: Any) -> None:
+        health.update(step=step, passed=report.passed, checks=report.to_dict())
+        verdict = "healthy" if report.passed else f"failing {', '.join(report.failed)}"
+        ctx.log(f"health at step {step}: {verdict}")
+        if collapse_detected(report) and step >= collapse_after:
+            ctx.log(f"warning: the generator looks collapsed at step {step} "
+                    f"({'stopping' if p.stop_on_collapse else 'training on'})", level="warning")
+
+    collapse_after = max(p.sample_every, steps // 3)  # a fresh G looks collapsed too: judge after a warm-up
     result = trainer.train(
-        p.steps, progress=progress, on_metric=on_metric, should_stop=ctx.should_stop,
+        steps, progress=progress, on_metric=on_metric, should_stop=ctx.should_stop,
         on_sample=on_sample, sample_every=p.sample_every, checkpoint=ctx.checkpoint,
-        checkpoint_every=p.checkpoint_every,
+        checkpoint_every=p.checkpoint_every, on_health=on_health, stop_on_collapse=p.stop_on_collapse,
+        collapse_after=collapse_after,
     )
-    if result.stopped:
+    if result.stopped and not result.collapsed:
         ctx.check_cancelled()
     out = ctx.workdir / "model"
     save_gan(out, GANModel.from_trainer(trainer, include_training_nets=True))
     model = ctx.save_model(
         p.name, {f.name: f for f in out.iterdir() if f.is_file()}, kind="gan",
         config={"gan": config.to_dict(), "class_names": class_names, "conditioning": mode,
-                "dataset": ds.id, "steps": trainer.step, "threads": threads},
+                "dataset": ds.id, "steps": trainer.step, "threads": threads, "preset": preset.to_dict()},
         metrics={**result.metrics, "images": len(items)},
     )
     ctx.result.update({"model": model.id, "steps": trainer.step, "conditioning": mode,
-                       "metrics": result.metrics})
+                       "metrics": result.metrics, "preset": {**preset.to_dict(), "summary": preset.summary()},
+                       "health": health or None, "collapsed": result.collapsed})
 
 
 # -- shared loading --------------------------------------------------------------------------------

@@ -44,3 +44,28 @@ def plates() -> list[np.ndarray]:
     from skimage import data
 
     return [data.hubble_deep_field(), data.coffee(), data.camera()]
+
+
+def hubble_crops(n: int = 96, seed: int = 0) -> np.ndarray:
+    """The demo's 'nebula plates' (reelforge.demo.hubble_crops: 128 px crops of the Hubble deep field),
+    as uint8 (n, 128, 128, 3); seed 0 is exactly the demo's training set."""
+    import tempfile
+    from pathlib import Path
+
+    from PIL import Image
+
+    from reelforge.demo import hubble_crops as write_crops
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_crops(Path(tmp), n=n, seed=seed)
+        return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
+
+
+def faces(side: int = 32) -> np.ndarray:
+    """The 100 faces of scikit-image's lfw_subset (25 px grey), upsampled to side px RGB uint8."""
+    from skimage import data
+
+    x = torch.from_numpy(data.lfw_subset()[:100]).float()[:, None]
+    up = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)
+    grey = (up[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    return np.repeat(grey[..., None], 3, axis=3)

@@ -13,7 +13,8 @@ from reelforge.vision.gan import AugmentConfig, GANTrainer
 
 from .conftest import small_config
 
-METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "r1", "mode_seeking"}  # mode_seeking: conditional G
+# mode_seeking: conditional G; recon: the few-shot D's self-supervision; ada_p: adaptive augmentation
+METRICS = {"loss_d", "loss_g", "d_real", "d_fake", "r1", "mode_seeking", "recon", "ada_p"}
 
 
 def _flat(state: dict[str, Any], prefix: str = "") -> dict[str, Any]:

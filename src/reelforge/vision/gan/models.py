@@ -1,10 +1,20 @@
-"""DCGAN-family generator and discriminator for 32, 64 and 128 px images.
+"""GAN configuration, and the two generator/discriminator families it can build.
 
-The generator upsamples a 4x4 seed with transposed convolutions and batch norm; the discriminator
-mirrors it with spectrally normalised strided convolutions (no batch norm, so real and fake can share
-one forward pass). Conditioning, when asked for, uses the well-tested pairing of conditional batch norm
-in G and a projection discriminator (Miyato & Koyama 2018); a sentence embedding is handled the same
-way as a class, through a learned projection, so one code path serves both.
+``arch="fewshot"`` (the default for new models; ``reelforge.vision.gan.fewshot``): a generator
+without transposed convolutions (x2 upsampling then 3x3 convolutions), per-layer noise injection,
+pixel normalisation instead of batch norm (so its EMA copy needs no statistics of its own), and either
+a 4x4 latent map (stationary data: star fields, textures) or FastGAN's skip-layer excitation
+(object-centric data); a residual discriminator with a self-supervised decoder on its 8x8 features.
+
+``arch="dcgan"``: the original DCGAN-family pair, kept so saved models load and sample unchanged and so
+the old configuration can still be trained for comparison. Its generator upsamples a 4x4 seed with
+transposed convolutions and batch norm; the discriminator uses spectrally normalised strided
+convolutions.
+
+Both families take conditioning the same way: a class embedding or a projected sentence embedding
+becomes G's conditioning vector c (conditional batch norm in the DCGAN, per-channel modulation in the
+few-shot G), and D adds a projection term (Miyato & Koyama 2018). ``Generator(config)`` and
+``Discriminator(config)`` build the family the config names.
 """
 
 from __future__ import annotations
@@ -19,40 +29,77 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from reelforge.errors import InvalidInput
-from reelforge.vision.gan.diffaug import parse_policy
+from reelforge.vision.gan.diffaug import FILLS, parse_policy
 
 SUPPORTED_RESOLUTIONS: tuple[int, ...] = (32, 64, 128)
 LOSSES: tuple[str, ...] = ("hinge", "ns")
+ARCHS: tuple[str, ...] = ("fewshot", "dcgan")
+EMA_BN: tuple[str, ...] = ("standing", "copy")
+G_NORMS: tuple[str, ...] = ("pixel", "batch")
+
+# What a config saved before a field existed meant by it (GANConfig.from_dict fills these in), so an
+# old model folder or checkpoint rebuilds exactly the networks and training it had.
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "arch": "dcgan",
+    "latent_map": False,
+    "skip_excitation": False,
+    "noise_injection": False,
+    "g_norm": "batch",
+    "max_channels": 0,
+    "recon_weight": 0.0,
+    "ema_rampup": 0.0,
+    "ema_kimg": 0.0,
+    "ema_bn": "copy",
+    "diffaug_fill": "zero",
+    "ada_target": 0.0,
+    "ada_kimg": 5.0,
+}
 
 
 @dataclass
 class GANConfig:
     """Everything needed to rebuild the networks and to train them the same way again.
 
-    Defaults suit 64 px photographic data. For tiny data on CPU (e.g. 32 px digits) a much smaller
-    model trains in minutes: base_channels=16, z_dim=64, ema_decay=0.99, diffaug="translation"
-    (see benchmarks/bench_gan_digits_probe.py).
+    Use the presets (``reelforge.vision.gan.presets``) rather than picking these by hand: they size
+    the model, batch and run from the dataset, resolution and device.
     """
 
     resolution: int = 64  # 32, 64 or 128
     z_dim: int = 128
-    base_channels: int = 64  # width: G/D use base * (1, 2, 4, 8) channels from full to 4x4 resolution
+    base_channels: int = 64  # width at full resolution; doubles per halving of resolution
     channels: int = 3  # 3 = RGB, 1 = grey (training images are converted)
-    num_classes: int = 0  # > 0: class-conditional (conditional batch norm in G, projection in D)
+    num_classes: int = 0  # > 0: class-conditional
     text_dim: int = 0  # sentence-embedding size (e.g. 384); 0 = not text-conditioned
     cond_dim: int = 128  # size of G's conditioning vector (class embedding or projected text)
     mbstd_group: int = 4  # D sees the feature spread within groups of this many images; 0 disables
     loss: str = "hinge"  # "hinge" or "ns" (non-saturating)
     r1_gamma: float = 0.0  # R1 gradient penalty weight on real images; 0 disables
-    r1_every: int = 4  # lazy R1: penalise every k D steps (scaled by k to keep its strength)
+    r1_every: int = 16  # lazy R1: penalise every k D steps (scaled by k to keep its strength)
     mode_seeking: float = 0.1  # conditional G only: weight of the anti-collapse term (0 = off)
-    ema_decay: float = 0.999
-    ema_warmup: bool = True  # early on, let the EMA follow G closely (decay ramps up to ema_decay)
+    ema_decay: float = 0.999  # fixed EMA decay, used when ema_rampup is 0
+    ema_warmup: bool = True  # with a fixed decay: early on, let the EMA follow G closely
     diffaug: str = "color,translation,cutout"  # DiffAugment policy for D's inputs; "none" disables
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.0, 0.99)  # Adam betas for both networks
     batch_size: int = 64
+    # --- architecture family and its options (see the module docstring)
+    arch: str = "fewshot"  # "fewshot" or "dcgan"
+    latent_map: bool = False  # fewshot G: z (z_dim = 16k) is a k-channel 4x4 map, convolved, not a vector
+    skip_excitation: bool = False  # fewshot G: low-resolution features gate the channels of high ones
+    noise_injection: bool = True  # fewshot G: per-pixel noise after each conv, learned per-channel scale
+    stage_layers: int = 2  # fewshot G: 3x3 convolutions per stage after each x2 upsampling
+    g_norm: str = "pixel"  # fewshot G: "pixel" (per-image, no statistics) or "batch" (standing stats for EMA)
+    max_channels: int = 0  # cap on any stage's width; 0 = 8 * base_channels
+    recon_weight: float = 1.0  # fewshot D: weight of its self-supervised reconstruction loss; 0 = off
+    # --- EMA: a half-life that grows with the run (see reelforge.vision.gan.ema)
+    ema_rampup: float = 0.05  # half-life = this fraction of the images seen so far; 0 = fixed ema_decay
+    ema_kimg: float = 0.0  # cap on the half-life in thousands of images; 0 = no cap
+    ema_bn: str = "standing"  # EMA copy's batch-norm statistics: recomputed ("standing") or copied
+    # --- augmentation
+    diffaug_fill: str = "mean"  # translation/cutout fill: the image's mean, or "zero" (mid-grey)
+    ada_target: float = 0.6  # adaptive augmentation: target mean sign of D(real); 0 = always augment
+    ada_kimg: float = 5.0  # adaptive augmentation: p can go 0 -> 1 in this many thousand images
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
@@ -61,6 +108,10 @@ class GANConfig:
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0 or self.text_dim > 0
+
+    @property
+    def width_cap(self) -> int:
+        return self.max_channels or 8 * self.base_channels
 
     def validate(self) -> None:
         if self.resolution not in SUPPORTED_RESOLUTIONS:
@@ -91,6 +142,34 @@ class GANConfig:
         if not all(0.0 <= b < 1.0 for b in self.betas):
             raise InvalidInput(f"GAN config: betas must be in [0, 1), got {list(self.betas)}")
         parse_policy(self.diffaug)  # raises InvalidInput on an unknown policy
+        if self.arch not in ARCHS:
+            raise InvalidInput(f"GAN config: arch must be one of {list(ARCHS)}, got {self.arch!r}")
+        if self.arch == "dcgan" and (self.latent_map or self.skip_excitation or self.noise_injection
+                                     or self.recon_weight > 0):
+            raise InvalidInput(
+                "GAN config: latent_map, skip_excitation, noise_injection and recon_weight belong to "
+                "arch 'fewshot'; turn them off for arch 'dcgan'"
+            )
+        if not 1 <= self.stage_layers <= 4:
+            raise InvalidInput(f"GAN config: stage_layers must be 1 to 4, got {self.stage_layers}")
+        if self.g_norm not in G_NORMS:
+            raise InvalidInput(f"GAN config: g_norm must be one of {list(G_NORMS)}, got {self.g_norm!r}")
+        if self.latent_map and self.z_dim % 16:
+            raise InvalidInput(f"GAN config: a 4x4 latent map needs z_dim divisible by 16, got {self.z_dim}")
+        if self.max_channels < 0:
+            raise InvalidInput(f"GAN config: max_channels must be >= 0, got {self.max_channels}")
+        if self.recon_weight < 0:
+            raise InvalidInput(f"GAN config: recon_weight must be >= 0, got {self.recon_weight}")
+        if self.ema_rampup < 0 or self.ema_kimg < 0:
+            raise InvalidInput("GAN config: ema_rampup and ema_kimg must be >= 0")
+        if self.ema_bn not in EMA_BN:
+            raise InvalidInput(f"GAN config: ema_bn must be one of {list(EMA_BN)}, got {self.ema_bn!r}")
+        if self.diffaug_fill not in FILLS:
+            raise InvalidInput(f"GAN config: diffaug_fill must be one of {list(FILLS)}, got {self.diffaug_fill!r}")
+        if not 0.0 <= self.ada_target < 1.0:
+            raise InvalidInput(f"GAN config: ada_target must be in [0, 1) (0 = off), got {self.ada_target}")
+        if self.ada_kimg <= 0:
+            raise InvalidInput(f"GAN config: ada_kimg must be > 0, got {self.ada_kimg}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -99,11 +178,12 @@ class GANConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GANConfig:
+        """Inverse of to_dict; fields a config was saved without take their LEGACY_DEFAULTS value."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidInput(f"GAN config: unknown field(s) {unknown}")
-        kwargs = dict(data)
+        kwargs = {**{k: v for k, v in LEGACY_DEFAULTS.items() if k not in data}, **data}
         if "betas" in kwargs:
             betas = kwargs["betas"]
             if not isinstance(betas, list | tuple) or len(betas) != 2:
@@ -114,21 +194,28 @@ class GANConfig:
         except TypeError as exc:
             raise InvalidInput(f"GAN config: {exc}") from exc
 
-    def architecture(self) -> dict[str, int]:
+    def architecture(self) -> dict[str, Any]:
         """The fields that change tensor shapes: two configs with equal architecture share weights."""
         return {
             k: getattr(self, k)
             for k in (
+                "arch",
                 "resolution",
                 "z_dim",
                 "base_channels",
+                "max_channels",
                 "channels",
                 "num_classes",
                 "text_dim",
                 "cond_dim",
                 "mbstd_group",
+                "latent_map",
+                "skip_excitation",
+                "noise_injection",
+                "stage_layers",
+                "g_norm",
             )
-        }
+        } | {"recon": self.recon_weight > 0}
 
 
 def _num_stages(resolution: int) -> int:
@@ -136,9 +223,12 @@ def _num_stages(resolution: int) -> int:
 
 
 def generator_channels(config: GANConfig) -> list[int]:
-    """Channel width at 4x4, 8x8, ..., resolution: wide at low resolution, capped at 8x base."""
+    """Channel width at 4x4, 8x8, ..., resolution: base at full resolution, doubling per halving, capped
+    at config.width_cap (8x base unless max_channels says otherwise). A narrow full-resolution stage
+    keeps 128 px within a small multiple of the cost of 64 px."""
     n = _num_stages(config.resolution)
-    return [config.base_channels * min(8, 2 ** (n - i)) for i in range(n + 1)]
+    cap = config.width_cap
+    return [min(cap, config.base_channels * 2 ** (n - i)) for i in range(n + 1)]
 
 
 class ConditionalBatchNorm2d(nn.Module):
@@ -161,7 +251,65 @@ class ConditionalBatchNorm2d(nn.Module):
 
 
 class Generator(nn.Module):
-    """z (+ conditioning) -> image in [-1, 1], shape (B, channels, resolution, resolution)."""
+    """z (+ conditioning) -> image in [-1, 1], shape (B, channels, resolution, resolution).
+
+    ``Generator(config)`` builds the family config.arch names (DCGANGenerator or FewShotGenerator,
+    both subclasses, so ``isinstance(g, Generator)`` holds for either).
+    """
+
+    config: GANConfig
+
+    def __new__(cls, config: GANConfig | None = None, *args: Any, **kwargs: Any) -> Generator:
+        if cls is Generator:  # (copy/deepcopy call __new__ on the concrete class, without a config)
+            if config is None:
+                raise InvalidInput("Generator(config): a GANConfig is required")
+            cls = _generator_class(config)
+        return super().__new__(cls)
+
+    def noise_shapes(self) -> list[tuple[int, int]]:
+        """(height, width) of each noise map forward() takes; empty when G has no noise inputs."""
+        return []
+
+    def make_noise(self, batch: int, generator: torch.Generator | None = None) -> list[torch.Tensor] | None:
+        """One standard-normal map (batch, 1, h, w) per noise input, drawn on CPU from `generator`."""
+        shapes = self.noise_shapes()
+        if not shapes:
+            return None
+        return [torch.randn(batch, 1, h, w, generator=generator) for h, w in shapes]
+
+    def condition(self, class_ids: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor | None:
+        """The conditioning vector c: a class embedding or the projected sentence embedding."""
+        embed: nn.Module | None = getattr(self, "embed", None)
+        text_proj: nn.Module | None = getattr(self, "text_proj", None)
+        if embed is not None:
+            if class_ids is None:
+                raise InvalidInput("this generator is class-conditional: class ids are required")
+            return embed(class_ids)
+        if text_proj is not None:
+            if text is None:
+                raise InvalidInput("this generator is text-conditioned: text embeddings are required")
+            return text_proj(text)
+        return None
+
+
+def _generator_class(config: GANConfig) -> type[Generator]:
+    if config.arch == "fewshot":
+        from reelforge.vision.gan.fewshot import FewShotGenerator
+
+        return FewShotGenerator
+    return DCGANGenerator
+
+
+def _discriminator_class(config: GANConfig) -> type[Discriminator]:
+    if config.arch == "fewshot":
+        from reelforge.vision.gan.fewshot import FewShotDiscriminator
+
+        return FewShotDiscriminator
+    return DCGANDiscriminator
+
+
+class DCGANGenerator(Generator):
+    """The original generator: linear 4x4 seed, ConvTranspose(4, 2) upsampling, (conditional) batch norm."""
 
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
@@ -189,20 +337,12 @@ class Generator(nn.Module):
             return ConditionalBatchNorm2d(n, self.config.cond_dim)
         return nn.BatchNorm2d(n)
 
-    def condition(self, class_ids: torch.Tensor | None, text: torch.Tensor | None) -> torch.Tensor | None:
-        """The conditioning vector c: a class embedding or the projected sentence embedding."""
-        if self.embed is not None:
-            if class_ids is None:
-                raise InvalidInput("this generator is class-conditional: class ids are required")
-            return self.embed(class_ids)
-        if self.text_proj is not None:
-            if text is None:
-                raise InvalidInput("this generator is text-conditioned: text embeddings are required")
-            return self.text_proj(text)
-        return None
-
     def forward(
-        self, z: torch.Tensor, class_ids: torch.Tensor | None = None, text: torch.Tensor | None = None
+        self,
+        z: torch.Tensor,
+        class_ids: torch.Tensor | None = None,
+        text: torch.Tensor | None = None,
+        noise: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
         c = self.condition(class_ids, text)
         h = self.fc(z if c is None else torch.cat([z, c], dim=1))
@@ -238,7 +378,47 @@ def minibatch_stddev(h: torch.Tensor, group: int) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    """image -> one logit per image; projection terms add class/text agreement to the logit."""
+    """image -> one logit per image; projection terms add class/text agreement to the logit.
+
+    ``Discriminator(config)`` builds the family config.arch names. ``forward_features`` also returns
+    the 8x8 feature map a self-supervised decoder reads (None where the family has none).
+    """
+
+    config: GANConfig
+
+    def __new__(cls, config: GANConfig | None = None, *args: Any, **kwargs: Any) -> Discriminator:
+        if cls is Discriminator:
+            if config is None:
+                raise InvalidInput("Discriminator(config): a GANConfig is required")
+            cls = _discriminator_class(config)
+        return super().__new__(cls)
+
+    def forward_features(
+        self, x: torch.Tensor, class_ids: torch.Tensor | None = None, text: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self(x, class_ids, text), None
+
+    def reconstruct(self, feat8: torch.Tensor) -> torch.Tensor:
+        raise InvalidInput(f"the {self.config.arch} discriminator has no reconstruction decoder")
+
+    def _project(
+        self, h: torch.Tensor, out: torch.Tensor, class_ids: torch.Tensor | None, text: torch.Tensor | None
+    ) -> torch.Tensor:
+        embed: nn.Module | None = getattr(self, "embed", None)
+        text_proj: nn.Module | None = getattr(self, "text_proj", None)
+        if embed is not None:
+            if class_ids is None:
+                raise InvalidInput("this discriminator is class-conditional: class ids are required")
+            return out + (embed(class_ids) * h).sum(dim=1)
+        if text_proj is not None:
+            if text is None:
+                raise InvalidInput("this discriminator is text-conditioned: text embeddings are required")
+            return out + (text_proj(text) * h).sum(dim=1)
+        return out
+
+
+class DCGANDiscriminator(Discriminator):
+    """The original discriminator: spectrally normalised strided 4x4 convolutions."""
 
     def __init__(self, config: GANConfig) -> None:
         super().__init__()
@@ -274,16 +454,7 @@ class Discriminator(nn.Module):
         self, x: torch.Tensor, class_ids: torch.Tensor | None = None, text: torch.Tensor | None = None
     ) -> torch.Tensor:
         h = self.features(x)
-        out = self.out(h).squeeze(1)
-        if self.embed is not None:
-            if class_ids is None:
-                raise InvalidInput("this discriminator is class-conditional: class ids are required")
-            out = out + (self.embed(class_ids) * h).sum(dim=1)
-        elif self.text_proj is not None:
-            if text is None:
-                raise InvalidInput("this discriminator is text-conditioned: text embeddings are required")
-            out = out + (self.text_proj(text) * h).sum(dim=1)
-        return out
+        return self._project(h, self.out(h).squeeze(1), class_ids, text)
 
 
 def build_models(config: GANConfig, seed: int | None = None) -> tuple[Generator, Discriminator]:

@@ -1,9 +1,12 @@
 """Reproducible sampling from a trained generator: seeds, truncation, grids and latent walks.
 
 Every image has its own seed: image ``i`` of ``sample(model, n, seed)`` is generated from
-``latent_for_seed(seed + i, z_dim, truncation)``. Recording (model, seed, index, truncation,
-conditioning) is therefore enough to regenerate one image exactly, without regenerating its batch:
-``sample(model, 1, seed + i, ...)`` returns the same pixels.
+``latent_for_seed(seed + i, z_dim, truncation)`` and, for generators with noise inputs, the noise maps
+of ``noise_for_seed(seed + i, ...)``. Recording (model, seed, index, truncation, conditioning) is
+therefore enough to regenerate one image exactly, without regenerating its batch:
+``sample(model, 1, seed + i, ...)`` returns the same pixels. A latent walk slerps the noise maps
+along with the latent (as one vector), so frames change smoothly and every keyframe is its seed's
+sample.
 """
 
 from __future__ import annotations
@@ -48,6 +51,23 @@ def latent_for_seed(seed: int, z_dim: int, truncation: float | None = None) -> t
             z[mask] = torch.randn(int(mask.sum()), generator=gen)
             mask = z.abs() > truncation
     return z
+
+
+def noise_for_seed(seed: int, shapes: Sequence[tuple[int, int]]) -> list[torch.Tensor]:
+    """The noise maps ((1, 1, h, w) each) image seed `seed` uses: from their own stream, not z's."""
+    _check_seed(seed)
+    from reelforge.training.seeds import sub_seed
+
+    gen = torch.Generator().manual_seed(sub_seed(int(seed), "noise"))
+    return [torch.randn(1, 1, h, w, generator=gen) for h, w in shapes]
+
+
+def _noise_batch(g: nn.Module, seeds: Sequence[int]) -> list[torch.Tensor] | None:
+    shapes = g.noise_shapes() if hasattr(g, "noise_shapes") else []
+    if not shapes:
+        return None
+    per = [noise_for_seed(s, shapes) for s in seeds]
+    return [torch.cat([p[k] for p in per]) for k in range(len(shapes))]
 
 
 def _check_seed(seed: int) -> None:
@@ -111,16 +131,26 @@ def _text(config: GANConfig, n: int, text_embeddings: Any) -> torch.Tensor | Non
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Generator output in [-1, 1] (B, C, H, W) -> uint8 (B, H, W, C)."""
+    """Generator output in [-1, 1] (B, C, H, W) -> uint8 (B, H, W, 3): a grey model's channel is repeated,
+    so every sample is an RGB image whatever the model was trained on."""
     x = ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
     return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
 @torch.no_grad()
 def _generate(
-    g: nn.Module, z: torch.Tensor, y: torch.Tensor | None, t: torch.Tensor | None, batch: int
+    g: nn.Module,
+    z: torch.Tensor,
+    y: torch.Tensor | None,
+    t: torch.Tensor | None,
+    batch: int,
+    noise: list[torch.Tensor] | None = None,
 ) -> np.ndarray:
-    """Run G in eval mode (batch-norm running stats, so each image is independent of its batch)."""
+    """Run G in eval mode (batch-norm running stats, so each image is independent of its batch).
+
+    `noise`: per-image noise maps (each (n, 1, h, w)) for generators with noise inputs."""
     device = next(g.parameters()).device
     was_training = g.training
     g.eval()
@@ -130,7 +160,8 @@ def _generate(
             zb = z[i : i + batch].to(device)
             yb = None if y is None else y[i : i + batch].to(device)
             tb = None if t is None else t[i : i + batch].to(device)
-            out.append(to_uint8(g(zb, yb, tb)))
+            nb = None if noise is None else [m[i : i + batch].to(device) for m in noise]
+            out.append(to_uint8(g(zb, yb, tb, nb)))
         return np.concatenate(out, axis=0)
     finally:
         g.train(was_training)
@@ -145,7 +176,7 @@ def sample(
     text_embeddings: np.ndarray | torch.Tensor | None = None,
     batch: int = 64,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """n images (uint8, (n, H, W, C)) and their latents (float32, (n, z_dim)).
+    """n RGB images (uint8, (n, H, W, 3)) and their latents (float32, (n, z_dim)).
 
     Image i uses latent_for_seed(seed + i, z_dim, truncation). A class-conditional model without
     `class_ids` cycles through the classes (image i gets class i % num_classes); a text-conditioned
@@ -160,7 +191,8 @@ def sample(
     if int(seed) + n - 1 > _MAX_SEED:
         raise InvalidInput("seed + n exceeds the seed range")
     z = torch.stack([latent_for_seed(int(seed) + i, config.z_dim, truncation) for i in range(n)])
-    images = _generate(g, z, _class_ids(config, n, class_ids), _text(config, n, text_embeddings), batch)
+    noise = _noise_batch(g, [int(seed) + i for i in range(n)])
+    images = _generate(g, z, _class_ids(config, n, class_ids), _text(config, n, text_embeddings), batch, noise)
     return images, z.numpy()
 
 
@@ -234,35 +266,58 @@ def latent_walk(
         raise InvalidInput(f"frames_per_segment must be >= 1, got {frames_per_segment}")
     if batch < 1:
         raise InvalidInput(f"batch must be >= 1, got {batch}")
-    keys = [latent_for_seed(int(s), config.z_dim, truncation) for s in seeds]
+    # Each keyframe is its seed's latent and noise maps (so it is exactly sample(model, 1, seed));
+    # the noise, flattened to one vector, is slerped along with the latent.
+    shapes = g.noise_shapes() if hasattr(g, "noise_shapes") else []
+    sizes = [h * w for h, w in shapes]
+    keys = [
+        torch.cat([latent_for_seed(int(s), config.z_dim, truncation)]
+                  + [m.flatten() for m in noise_for_seed(int(s), shapes)])
+        for s in seeds
+    ]
     pairs = list(itertools.pairwise(keys))
     if loop:
         pairs.append((keys[-1], keys[0]))
     y = _class_ids(config, 1, class_id)
     t_emb = _text(config, 1, text_embedding)
 
-    def latents() -> Iterator[torch.Tensor]:
+    def points() -> Iterator[torch.Tensor]:
         for a, b in pairs:
+            za, zb, na, nb = a[: config.z_dim], b[: config.z_dim], a[config.z_dim :], b[config.z_dim :]
             for k in range(frames_per_segment):
-                yield slerp(a, b, k / frames_per_segment)
+                t = k / frames_per_segment
+                yield torch.cat([slerp(za, zb, t), slerp(na, nb, t) if sizes else na])
         if not loop:
             yield keys[-1]
 
     chunk: list[torch.Tensor] = []
-    for z in latents():
-        chunk.append(z)
+    for point in points():
+        chunk.append(point)
         if len(chunk) == batch:
-            yield from _walk_chunk(g, chunk, y, t_emb, batch)
+            yield from _walk_chunk(g, chunk, y, t_emb, batch, config.z_dim, shapes)
             chunk = []
     if chunk:
-        yield from _walk_chunk(g, chunk, y, t_emb, batch)
+        yield from _walk_chunk(g, chunk, y, t_emb, batch, config.z_dim, shapes)
 
 
 def _walk_chunk(
-    g: nn.Module, chunk: list[torch.Tensor], y: torch.Tensor | None, t: torch.Tensor | None, batch: int
+    g: nn.Module,
+    chunk: list[torch.Tensor],
+    y: torch.Tensor | None,
+    t: torch.Tensor | None,
+    batch: int,
+    z_dim: int,
+    shapes: Sequence[tuple[int, int]],
 ) -> Iterator[np.ndarray]:
-    z = torch.stack(chunk)
+    points = torch.stack(chunk)
+    z = points[:, :z_dim].contiguous()
     n = z.shape[0]
     yb = None if y is None else y.expand(n)
     tb = None if t is None else t.expand(n, -1)
-    yield from _generate(g, z, yb, tb, batch)
+    noise = None
+    if shapes:
+        noise, at = [], z_dim
+        for h, w in shapes:
+            noise.append(points[:, at : at + h * w].reshape(n, 1, h, w).contiguous())
+            at += h * w
+    yield from _generate(g, z, yb, tb, batch, noise)

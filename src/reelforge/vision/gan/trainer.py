@@ -6,7 +6,13 @@ Determinism: all randomness comes from four CPU ``torch.Generator`` streams deri
 is neither used nor changed.
 On CPU, the same seed and thread count give bitwise-identical weights, and resuming from
 ``state_dict()`` taken at step k gives bitwise the same weights as the run that never stopped.
-On CUDA, runs are reproducible up to cuDNN/atomics nondeterminism.
+Noise maps of the few-shot generator come from the latent stream, right after each batch's latents.
+
+GPU: on CUDA the networks run in channels_last with bf16 autocast (losses, R1 and the optimizers in
+float32; an R1 step runs entirely in float32), cuDNN autotuning is off and deterministic algorithms
+are requested (``torch.use_deterministic_algorithms(True, warn_only=True)``; the trainer sets
+``CUBLAS_WORKSPACE_CONFIG`` if unset), so a run reproduces at equal seeds on the same GPU and
+software, except where an op has no deterministic CUDA kernel (torch then warns once).
 
 Conditional models draw their fakes in pairs that share a condition (the batch's first half of
 conditions, twice) so the mode-seeking term (config.mode_seeking) can pay G for making different
@@ -38,7 +44,7 @@ from reelforge.training.device import as_torch_device
 from reelforge.training.optim import load_optimizer_state, optimizer_state
 from reelforge.training.seeds import derive_seeds, seeded_generator
 from reelforge.training.weights import cpu_state_dict
-from reelforge.vision.gan.diffaug import DiffAugment
+from reelforge.vision.gan.diffaug import AdaptiveP, DiffAugment
 from reelforge.vision.gan.ema import EMA
 from reelforge.vision.gan.losses import (
     d_loss,
@@ -51,8 +57,10 @@ from reelforge.vision.gan.losses import (
 from reelforge.vision.gan.models import GANConfig, build_models
 from reelforge.vision.gan.sampling import image_grid, sample
 
-STATE_FORMAT = "reelforge.gan.trainer/2"  # 2: optimizer state in the toolkit's format
+STATE_FORMAT = "reelforge.gan.trainer/3"  # 3: adaptive augmentation state; 2: toolkit optimizer state
+_READABLE_STATES = ("reelforge.gan.trainer/2", STATE_FORMAT)
 MIN_IMAGE_SIZE = 8
+STANDING_STATS_BATCHES = 8  # batches of latents that recompute the EMA copy's batch-norm statistics
 
 ImageLike = np.ndarray | torch.Tensor | Image.Image
 # A stacked uint8 array/tensor (N, H, W[, C]) of same-size images, or a sequence of images of any size
@@ -60,6 +68,7 @@ ImageLike = np.ndarray | torch.Tensor | Image.Image
 ImageSource = np.ndarray | torch.Tensor | Sequence[ImageLike]
 
 SampleFn = Callable[[int, Image.Image], None]
+HealthFn = Callable[[int, Any], None]  # (step, HealthReport)
 
 
 @dataclass
@@ -98,9 +107,21 @@ class TrainResult:
     stopped: bool  # True when should_stop ended the run early
     seconds: float
     metrics: dict[str, float] = field(default_factory=dict)  # last logged values
+    collapsed: bool = False  # the health checks saw a collapsed generator (see GANTrainer.train)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _cuda_determinism(on: bool) -> None:
+    """Reproducible CUDA runs: no cuDNN autotuning, deterministic kernels where torch has them."""
+    import os
+
+    torch.backends.cudnn.benchmark = False
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.deterministic = True
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _to_hwc_uint8(img: ImageLike, index: int, out_channels: int) -> torch.Tensor:
@@ -113,7 +134,8 @@ def _to_hwc_uint8(img: ImageLike, index: int, out_channels: int) -> torch.Tensor
     if isinstance(img, torch.Tensor):
         t = img.detach().cpu()
     elif isinstance(img, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(img))
+        a = np.ascontiguousarray(img)
+        t = torch.from_numpy(a if a.flags.writeable else a.copy())  # torch warns on read-only memory
     else:
         raise InvalidInput(
             f"image {index}: expected a numpy array, torch tensor or PIL image, got {type(img).__name__}"
@@ -209,6 +231,20 @@ class _ImageData:
             )
         return x
 
+    def reference(self, limit: int = 512) -> np.ndarray:
+        """Up to `limit` training images at model size, uint8 (N, res, res, C): centre crops (the
+        crop size training uses, or the largest square), for comparisons such as health checks."""
+        n = min(self.n, limit)
+        if self.fast and self.stack is not None:
+            return self.stack[:n].numpy()
+        out = []
+        for i in range(n):
+            img = self.stack[i] if self.stack is not None else self.items[i]
+            crop = self.augment.crop_size or min(int(img.shape[0]), int(img.shape[1]))
+            x = self._crop_resize(img, crop, None)
+            out.append(((x[0].permute(1, 2, 0) + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
+        return torch.stack(out).numpy()
+
     def batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(images float (B, C, res, res) in [-1, 1] in channels_last layout, dataset indices (B,))."""
         idx = torch.randint(0, self.n, (size,), generator=gen)
@@ -245,7 +281,11 @@ class GANTrainer:
         augment: AugmentConfig | None = None,
         channels_last: bool = True,
         compile: bool = False,
+        heldout: np.ndarray | Sequence[np.ndarray] | None = None,
+        deterministic: bool = True,
     ) -> None:
+        """`heldout`: real images not trained on (uint8, any size: resized to the model's); when given,
+        train() runs the health checks at every sample grid (see train's on_health)."""
         config.validate()
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
@@ -253,6 +293,10 @@ class GANTrainer:
         self.augment = augment or AugmentConfig()
         self.seed = int(seed)
         self.device = self._check_device(device)
+        self.cuda = self.device.type == "cuda"
+        if self.cuda:
+            channels_last = True
+            _cuda_determinism(deterministic)
         self.channels_last = channels_last
         self.data = _ImageData(images, config, self.augment)
         self.labels = self._check_labels(labels)
@@ -263,13 +307,19 @@ class GANTrainer:
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.G = g.to(self.device, memory_format=fmt).train()
         self.D = d.to(self.device, memory_format=fmt).train()
-        self.ema = EMA(self.G, config.ema_decay, warmup=config.ema_warmup)
+        self.ema = EMA(self.G, config.ema_decay, warmup=config.ema_warmup, rampup=config.ema_rampup,
+                       kimg=config.ema_kimg, batch_size=config.batch_size, bn=config.ema_bn)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=config.betas)
         self.z_gen = seeded_generator(z_seed)
         self.aug_gen = seeded_generator(aug_seed)
         self.data_gen = seeded_generator(data_seed)
-        self.diffaug = DiffAugment(config.diffaug)
+        self.diffaug = DiffAugment(config.diffaug, fill=config.diffaug_fill)
+        self.ada: AdaptiveP | None = None
+        if config.ada_target > 0 and self.diffaug:
+            self.ada = AdaptiveP(config.ada_target, config.ada_kimg)
+        self.heldout = self._check_heldout(heldout)
+        self.health: Any = None  # the last HealthReport, when heldout images were given
         self.step = 0
         self._g_fwd: Any = self.G
         self._d_fwd: Any = self.D
@@ -281,6 +331,25 @@ class GANTrainer:
     @staticmethod
     def _check_device(device: str | torch.device) -> torch.device:
         return as_torch_device(device)
+
+    def _check_heldout(self, heldout: Any) -> np.ndarray | None:
+        if heldout is None:
+            return None
+        items = list(heldout) if not isinstance(heldout, np.ndarray | torch.Tensor) else heldout
+        if len(items) < 2:
+            raise InvalidInput("held-out images: need at least 2")
+        res = self.config.resolution
+        out = []
+        for i, img in enumerate(items):
+            t = _to_hwc_uint8(img, i, 3)
+            h, w = int(t.shape[0]), int(t.shape[1])
+            s = min(h, w)
+            y0, x0 = (h - s) // 2, (w - s) // 2
+            x = t[y0 : y0 + s, x0 : x0 + s].permute(2, 0, 1)[None].float()
+            if s != res:
+                x = F.interpolate(x, size=(res, res), mode="bilinear", align_corners=False, antialias=s > res)
+            out.append(x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8))
+        return torch.stack(out).numpy()
 
     def _check_labels(self, labels: Any) -> torch.Tensor | None:
         k = self.config.num_classes
@@ -328,8 +397,18 @@ class GANTrainer:
 
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         if self.diffaug:
-            x = self.diffaug(x, self.aug_gen)
+            x = self.diffaug(x, self.aug_gen, 1.0 if self.ada is None else self.ada.p)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _autocast(self, enabled: bool = True) -> Any:
+        """bf16 autocast on CUDA; a no-op context on other devices."""
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.cuda and enabled)
+
+    def _noise(self, n: int) -> list[torch.Tensor] | None:
+        noise = self.G.make_noise(n, self.z_gen)
+        if noise is None:
+            return None
+        return [m.to(self.device) for m in noise]
 
     def train_step(self) -> dict[str, float]:
         """One D update then one G update; returns this step's metrics."""
@@ -339,6 +418,7 @@ class GANTrainer:
         real = real.to(self.device)
         y, t = self._conditioning(idx)
         z = torch.randn(bs, cfg.z_dim, generator=self.z_gen).to(self.device)
+        noise = self._noise(bs)
         half = bs // 2
         pairs = cfg.conditional and cfg.mode_seeking > 0 and half > 0
         fy, ft = y, t
@@ -349,14 +429,23 @@ class GANTrainer:
         # --- D step: real and fake in one forward pass (exact: D has no batch norm, and its
         # minibatch-stddev groups divide the batch size, so no group mixes reals and fakes).
         self.D.requires_grad_(True)
-        fake = self._g_fwd(z, fy, ft)
+        with self._autocast():
+            fake = self._g_fwd(z, fy, ft, noise)
         use_r1 = should_apply_r1(self.step, cfg.r1_gamma, cfg.r1_every)
         if use_r1:
             real.requires_grad_(True)
-        both = torch.cat([self._aug(real), self._aug(fake.detach())])
+        real_aug = self._aug(real)
+        both = torch.cat([real_aug, self._aug(fake.detach()).to(real_aug.dtype)])
         y2 = None if y is None else torch.cat([y, fy])
         t2 = None if t is None else torch.cat([t, ft])
-        logits = (self.D if use_r1 else self._d_fwd)(both, y2, t2)
+        recon = cfg.recon_weight > 0
+        with self._autocast(enabled=not use_r1):  # R1's double backward runs in float32
+            if recon:
+                logits, feat8 = self.D.forward_features(both, y2, t2)
+            else:
+                logits, feat8 = (self.D if use_r1 else self._d_fwd)(both, y2, t2), None
+            recon_img = None if feat8 is None else self.D.reconstruct(feat8[:bs])
+        logits = logits.float()
         real_logits, fake_logits = logits[:bs], logits[bs:]
         loss_d = d_loss(real_logits, fake_logits, cfg.loss)
         metrics = {
@@ -365,20 +454,31 @@ class GANTrainer:
             "d_fake": float(fake_logits.detach().mean()),
         }
         total_d = loss_d
+        if recon_img is not None:
+            from reelforge.vision.gan.fewshot import recon_target
+
+            loss_rec = F.mse_loss(recon_img.float(), recon_target(real_aug.detach()).float())
+            total_d = total_d + cfg.recon_weight * loss_rec
+            metrics["recon"] = float(loss_rec.detach())
         if use_r1:
             r1 = r1_penalty(real_logits, real)
             total_d = total_d + r1_weight(cfg.r1_gamma, cfg.r1_every) * r1
             metrics["r1"] = float(r1.detach())
+        if self.ada is not None:
+            self.ada.observe(real_logits)
+            metrics["ada_p"] = self.ada.p
         self.opt_d.zero_grad(set_to_none=True)
         total_d.backward()
         self.opt_d.step()
 
         # --- G step, reusing the same fake batch (saves a G forward per step).
         self.D.requires_grad_(False)
-        loss_g = g_loss(self._d_fwd(self._aug(fake), fy, ft), cfg.loss)
+        with self._autocast():
+            fake_logits_g = self._d_fwd(self._aug(fake), fy, ft)
+        loss_g = g_loss(fake_logits_g.float(), cfg.loss)
         total_g = loss_g
         if pairs:
-            ms = mode_seeking_loss(fake[:half], fake[half : 2 * half], z[:half], z[half : 2 * half])
+            ms = mode_seeking_loss(fake[:half].float(), fake[half : 2 * half].float(), z[:half], z[half : 2 * half])
             total_g = total_g + cfg.mode_seeking * ms
             metrics["mode_seeking"] = float(ms.detach())
         self.opt_g.zero_grad(set_to_none=True)
@@ -404,6 +504,10 @@ class GANTrainer:
         metric_every: int = 1,
         sample_count: int = 64,
         raise_on_stop: bool = False,
+        on_health: HealthFn | None = None,
+        health_samples: int = 256,
+        stop_on_collapse: bool = False,
+        collapse_after: int = 0,
     ) -> TrainResult:
         """Train until the global step reaches `steps` (a resumed trainer continues where it was).
 
@@ -412,6 +516,12 @@ class GANTrainer:
         `sample_every` steps, and `checkpoint(self.state_dict())` every `checkpoint_every` steps and
         once at the end (also after a stop request). When `should_stop()` returns True the loop
         returns early (result.stopped), or raises Cancelled if `raise_on_stop`.
+
+        With held-out images (the constructor's `heldout`), each sample grid also runs the health
+        checks (``reelforge.vision.gan.health``) on `health_samples` EMA samples: the report goes to
+        `on_health(step, report)` and to self.health, and its values to on_metric as ``health_*``.
+        When the report says the generator collapsed at a step >= `collapse_after`, result.collapsed
+        is set, and with `stop_on_collapse` training stops there (result.stopped as well).
         """
         for name, v in (
             ("sample_every", sample_every),
@@ -425,7 +535,7 @@ class GANTrainer:
             raise InvalidInput(f"steps must be >= 0, got {steps}")
         start_step, started = self.step, time.perf_counter()
         last: dict[str, float] = {}
-        stopped = False
+        stopped = collapsed = False
         last_ckpt = self.step
         while self.step < steps:
             if should_stop is not None and should_stop():
@@ -444,16 +554,33 @@ class GANTrainer:
                         f"step {self.step}/{steps} loss_d={metrics['loss_d']:.3f} "
                         f"loss_g={metrics['loss_g']:.3f}",
                     )
-            if on_sample is not None and (self.step % sample_every == 0 or self.step == steps):
+            sample_now = self.step % sample_every == 0 or self.step == steps
+            if on_sample is not None and sample_now:
                 on_sample(self.step, self.sample_grid(sample_count))
+            if self.heldout is not None and sample_now:
+                report = self.health_check(health_samples)
+                if on_metric is not None:
+                    for name, value in report.scalars().items():
+                        on_metric(name, value, self.step)
+                if on_health is not None:
+                    on_health(self.step, report)
+                from reelforge.vision.gan.health import collapse_detected
+
+                if self.step >= collapse_after and collapse_detected(report):
+                    collapsed = True
+                    if stop_on_collapse:
+                        stopped = True
             if checkpoint is not None and self.step % checkpoint_every == 0:
                 checkpoint(self.state_dict())
                 last_ckpt = self.step
+            if stopped:
+                break
         if checkpoint is not None and last_ckpt != self.step:
             checkpoint(self.state_dict())
         if stopped and raise_on_stop:
             raise Cancelled(f"GAN training cancelled at step {self.step}")
-        return TrainResult(self.step, self.step - start_step, stopped, time.perf_counter() - started, last)
+        return TrainResult(self.step, self.step - start_step, stopped, time.perf_counter() - started, last,
+                           collapsed=collapsed)
 
     # ----------------------------------------------------------------------------- samples
     def sample_grid(self, n: int = 64, truncation: float | None = None) -> Image.Image:
@@ -468,18 +595,58 @@ class GANTrainer:
         ncols = None
         if 0 < self.config.num_classes <= 16:
             ncols = self.config.num_classes  # one column per class
+        self.refresh_ema_stats()
         images, _ = sample(self.ema.module, n, self.seed, truncation=truncation, text_embeddings=text)
         return image_grid(images, ncols=ncols)
+
+    def _cycle_text(self, n: int, start: int = 0) -> torch.Tensor | None:
+        if self.text is None:
+            return None
+        return self.text[(torch.arange(n) + start) % self.data.n]
+
+    def refresh_ema_stats(self) -> bool:
+        """Standing batch-norm statistics for the EMA copy (config.ema_bn == "standing" and a G with
+        batch norm): recomputed from the EMA weights on fixed latents; a no-op otherwise."""
+        cfg = self.config
+        bs = max(cfg.batch_size, 64)
+
+        def batches() -> Any:
+            gen = seeded_generator(derive_seeds(self.seed, 5)[4])  # fixed latents, from the run's seed
+            for k in range(STANDING_STATS_BATCHES):
+                z = torch.randn(bs, cfg.z_dim, generator=gen).to(self.device)
+                y = None
+                if cfg.num_classes:
+                    y = ((torch.arange(bs) + k * bs) % cfg.num_classes).to(self.device)
+                t = self._cycle_text(bs, k * bs)
+                noise = self.ema.module.make_noise(bs, gen)
+                yield (z, y, None if t is None else t.to(self.device),
+                       None if noise is None else [m.to(self.device) for m in noise])
+
+        return self.ema.refresh_stats(batches)
+
+    def health_check(self, n: int = 256, seed: int | None = None) -> Any:
+        """HealthReport of `n` EMA samples against the held-out images (constructor `heldout`)."""
+        from reelforge.vision.gan.health import health_report
+
+        if self.heldout is None:
+            raise InvalidInput("health checks need held-out images: pass heldout= to GANTrainer")
+        self.refresh_ema_stats()
+        seed = self.seed if seed is None else seed
+        images, _ = sample(self.ema.module, n, seed, truncation=None, text_embeddings=self._cycle_text(n))
+        self.health = health_report(images, self.data.reference(), self.heldout, seed=seed)
+        return self.health
 
     def to_model(self, include_training_nets: bool = False) -> Any:
         """A GANModel (EMA generator, optionally G and D) for sampling or save_gan."""
         from reelforge.vision.gan.io import GANModel
 
+        self.refresh_ema_stats()
         return GANModel.from_trainer(self, include_training_nets=include_training_nets)
 
     # ----------------------------------------------------------------------------- resume
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue bitwise-identically: nested dict of CPU tensors/ints/floats/strs."""
+        self.refresh_ema_stats()  # standing statistics are a function of the EMA weights: save them fresh
         return {
             "format": STATE_FORMAT,
             "config": json.dumps(self.config.to_dict(), sort_keys=True),
@@ -492,6 +659,7 @@ class GANTrainer:
             "ema_updates": self.ema.num_updates,
             "opt_g": optimizer_state(self.opt_g),
             "opt_d": optimizer_state(self.opt_d),
+            "ada": {} if self.ada is None else self.ada.state_dict(),
             "rng": {
                 "z": self.z_gen.get_state(),
                 "aug": self.aug_gen.get_state(),
@@ -504,7 +672,7 @@ class GANTrainer:
         fmt = state.get("format") if isinstance(state, dict) else None
         if fmt == "reelforge.gan.trainer/1":
             raise InvalidInput("GAN checkpoint from an older reelforge (trainer state 1): start again")
-        if fmt != STATE_FORMAT:
+        if fmt not in _READABLE_STATES:
             raise InvalidInput("not a GAN trainer checkpoint (missing or unknown 'format')")
         try:
             saved = GANConfig.from_dict(json.loads(state["config"]))
@@ -527,6 +695,8 @@ class GANTrainer:
             self.z_gen.set_state(state["rng"]["z"])
             self.aug_gen.set_state(state["rng"]["aug"])
             self.data_gen.set_state(state["rng"]["data"])
+            if self.ada is not None:
+                self.ada.load_state_dict(state["ada"])
             self.step = int(state["step"])
             self.seed = int(state["seed"])
         except (KeyError, RuntimeError, TypeError, ValueError) as exc:
