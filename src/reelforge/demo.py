@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from reelforge.studio import Studio
 
 Follow = Callable[["JobHandle"], Any]
-DEMO_GAN_STEPS = 600  # a few minutes on 2 CPU cores (see the demo timing in docs/benchmarks.md)
+DEMO_SAMPLE_EVERY = 300  # sample grid (and health check) every this many steps of the preset's run
 
 
 @dataclass
@@ -112,7 +112,8 @@ def build(studio: Studio, follow: Follow, workdir: Path) -> DemoResult:
             if out.startswith("ast_"):
                 a = studio.assets.get(out)
                 res.highlights.append((f"{job.task} → {a.name}", str(_export(studio, a, studio.home / "outputs"))))
-    _screenplay_steps(studio, follow, res)
+    screenplay = _screenplay_steps(studio, follow, res)
+    _editing_steps(studio, follow, workdir, screenplay, res)
     _gan_steps(studio, follow, nebula.ref, res)
     for extra in EXTRA_STEPS:
         extra(studio, follow, workdir, res)
@@ -128,8 +129,8 @@ def _record(studio: Studio, res: DemoResult, job: Any, keys: tuple[str, ...]) ->
             res.highlights.append((f"{job.task} → {key}", str(_export(studio, a, studio.home / "outputs"))))
 
 
-def _screenplay_steps(studio: Studio, follow: Follow, res: DemoResult) -> None:
-    """The bundled sample screenplay: breakdown/stripboard and the analysis report."""
+def _screenplay_steps(studio: Studio, follow: Follow, res: DemoResult) -> str:
+    """The bundled sample screenplay: breakdown/stripboard and the analysis report; its asset id."""
     from reelforge.script import sample_path
 
     sp = studio.assets.add([sample_path()], tags=["screenplay"]).assets[0]
@@ -137,16 +138,46 @@ def _screenplay_steps(studio: Studio, follow: Follow, res: DemoResult) -> None:
     _record(studio, res, follow(studio.jobs.submit("script.breakdown", {"screenplay": sp.id})),
             ("stripboard_html",))
     _record(studio, res, follow(studio.jobs.submit("script.analyze", {"screenplay": sp.id})), ("report",))
+    return sp.id
+
+
+def _editing_steps(studio: Studio, follow: Follow, workdir: Path, screenplay: str, res: DemoResult) -> None:
+    """Shots of a generated edit; then 'dailies' for the sample screenplay (slate-named takes with
+    spoken lines and flaws) cut into a rough cut in script order with the takes chosen and explained,
+    and the loudness of a take. The dailies need espeak-ng: without it the demo says so and goes on."""
+    from reelforge.editorial.dailies import espeak_available, generate_dailies
+    from reelforge.video.synthetic import write as write_edit
+
+    edit = workdir / "footage" / "generated_edit.mp4"
+    write_edit(edit)
+    studio.assets.add([edit], tags=["footage"])
+    _record(studio, res, follow(studio.jobs.submit("video.shots", {"video": "generated_edit.mp4",
+                                                                    "detector": "content"})),
+            ("contact_sheet", "shot_list"))
+    if not espeak_available():
+        res.highlights.append(("dailies and rough cut", "skipped: espeak-ng is not installed (it speaks the lines)"))
+        return
+    dailies = generate_dailies(workdir / "dailies")
+    studio.assets.add([workdir / "dailies"], tags=["dailies"])
+    _record(studio, res, follow(studio.jobs.submit("edit.roughcut", {"screenplay": screenplay, "tag": "dailies"})),
+            ("report_md", "edl", "otio"))
+    best = dailies.scenes[0]  # subtitles for the best take of the first scene, aligned to its lines
+    _record(studio, res, follow(studio.jobs.submit("subtitles.align", {
+        "media": Path(best.best).name, "screenplay": screenplay, "scenes": [best.scene]})), ("srt", "vtt"))
+    _record(studio, res, follow(studio.jobs.submit("audio.loudness", {"asset": Path(best.best).name})), ("plot",))
 
 
 def _gan_steps(studio: Studio, follow: Follow, dataset: str, res: DemoResult) -> None:
-    """A small 'nebula plates' generator trained on the Hubble crops, then samples and a walk."""
-    steps = int(os.environ.get("REELFORGE_DEMO_GAN_STEPS", DEMO_GAN_STEPS))
-    train = follow(studio.jobs.submit("gan.train", {
-        "dataset": dataset, "name": "nebula-plates", "split": "all", "resolution": 64, "steps": steps,
-        "base_channels": 16, "batch_size": 16, "sample_every": max(1, steps // 3),
-        "checkpoint_every": max(1, steps // 6),
-    }, seed=2026))
+    """A small 'nebula plates' generator trained on the Hubble crops, then samples and a walk.
+
+    The preset picks everything (here: the stationary few-shot architecture, sized for the CPU);
+    REELFORGE_DEMO_GAN_STEPS overrides only the number of steps (the CLI test runs a dozen)."""
+    params: dict[str, Any] = {"dataset": dataset, "name": "nebula-plates", "split": "all", "resolution": 64,
+                              "preset": "auto", "sample_every": DEMO_SAMPLE_EVERY, "checkpoint_every": 150}
+    if "REELFORGE_DEMO_GAN_STEPS" in os.environ:
+        steps = int(os.environ["REELFORGE_DEMO_GAN_STEPS"])
+        params.update(steps=steps, sample_every=max(1, steps // 3), checkpoint_every=max(1, steps // 6))
+    train = follow(studio.jobs.submit("gan.train", params, seed=2026))
     res.jobs.append(train.id)
     _record(studio, res, follow(studio.jobs.submit("gan.sample", {"model": "nebula-plates", "n": 24},
                                                    seed=1)), ("contact_sheet",))

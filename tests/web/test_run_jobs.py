@@ -140,7 +140,7 @@ def test_catalogue_and_generated_forms(browser: Any, live: LiveServer, tiny: str
     names = page.locator(".task-card .task-name").all_inner_texts()
     assert sorted(names) == sorted(t.name for t in all_tasks())
     assert page.locator("a.launch").count() == len(names)
-    assert "Train a DCGAN-family generator" in page.locator('.task-card[data-task="gan.train"]').inner_text()
+    assert "Train a GAN image generator" in page.locator('.task-card[data-task="gan.train"]').inner_text()
     checks.check()
     shot(page, "20-run-tasks")
     page.fill("#task-filter", "system.ping")

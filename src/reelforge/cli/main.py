@@ -26,9 +26,13 @@ import typer
 
 from reelforge import __version__
 from reelforge.cli import access, assets, demo, jobs, maint, remote, server
+from reelforge.cli.audio import audio_app
 from reelforge.cli.common import state
 from reelforge.cli.datasets import dataset_app, model_app
+from reelforge.cli.edit import edit_app
 from reelforge.cli.script import script_app
+from reelforge.cli.subtitles import subtitles_app
+from reelforge.cli.video import video_app
 from reelforge.errors import ReelforgeError
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE
@@ -85,6 +89,10 @@ app.add_typer(dataset_app, name="dataset")
 app.add_typer(model_app, name="model")
 app.add_typer(jobs.jobs_app, name="jobs")
 app.add_typer(script_app, name="script")
+app.add_typer(video_app, name="video")
+app.add_typer(edit_app, name="edit")
+app.add_typer(subtitles_app, name="subtitles")
+app.add_typer(audio_app, name="audio")
 
 
 def _click_class(name: str) -> type[BaseException]:

@@ -4,4 +4,4 @@ Importing this package registers every built-in task. Task modules import heavy 
 (torch, PyAV) inside the task functions, so listing tasks stays fast.
 """
 
-from reelforge.tasks import diffusion, gan, media, script, system  # noqa: F401
+from reelforge.tasks import audio, diffusion, edit, gan, media, script, subtitles, system, video  # noqa: F401

@@ -1,0 +1,1 @@
+"""Editorial: timelines (OpenTimelineIO), script-ordered rough cuts with take selection, subtitles, loudness."""
