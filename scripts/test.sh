@@ -4,6 +4,7 @@
 # need it skip when none answers, unless REELFORGE_REQUIRE_POSTGRES=1 (CI), which makes that a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+# The whole suite exercises every extra (server, editorial, S3, Ray, ...), so install them all.
+REELFORGE_EXTRAS=${REELFORGE_EXTRAS:-all} bash scripts/bootstrap.sh
 .venv/bin/ruff check src tests benchmarks
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=1200 "$@"

@@ -143,8 +143,8 @@ def _screenplay_steps(studio: Studio, follow: Follow, res: DemoResult) -> str:
 
 def _editing_steps(studio: Studio, follow: Follow, workdir: Path, screenplay: str, res: DemoResult) -> None:
     """Shots of a generated edit; then 'dailies' for the sample screenplay (slate-named takes with
-    spoken lines and flaws) cut into a rough cut in script order with the takes chosen and explained,
-    and the loudness of a take. The dailies need espeak-ng: without it the demo says so and goes on."""
+    spoken lines and flaws) cut into a rough cut in script order with the takes chosen and explained
+    and subtitles of the cut; subtitles of one take on its own, and the loudness of that take. The dailies need espeak-ng: without it the demo says so and goes on."""
     from reelforge.editorial.dailies import espeak_available, generate_dailies
     from reelforge.video.synthetic import write as write_edit
 
@@ -160,7 +160,7 @@ def _editing_steps(studio: Studio, follow: Follow, workdir: Path, screenplay: st
     dailies = generate_dailies(workdir / "dailies")
     studio.assets.add([workdir / "dailies"], tags=["dailies"])
     _record(studio, res, follow(studio.jobs.submit("edit.roughcut", {"screenplay": screenplay, "tag": "dailies"})),
-            ("report_md", "edl", "otio"))
+            ("report_md", "edl", "otio", "srt"))
     best = dailies.scenes[0]  # subtitles for the best take of the first scene, aligned to its lines
     _record(studio, res, follow(studio.jobs.submit("subtitles.align", {
         "media": Path(best.best).name, "screenplay": screenplay, "scenes": [best.scene]})), ("srt", "vtt"))

@@ -10,10 +10,12 @@ import json
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reelforge.cli.main import main
 from reelforge.editorial.roughcut import validate_cut
+from reelforge.editorial.subtitles import SubtitleEvent, check_rules, read_subtitles, rules_for
 from reelforge.editorial.timeline import clip_table, fcpxml_spine, read_timeline, tc_to_frames
 from reelforge.script.fountain import parse_fountain
 from reelforge.studio import Studio
@@ -110,7 +112,8 @@ def test_roughcut_task_cuts_in_script_order_with_a_report(sqlite_studio: Studio,
     assert job.status == "succeeded", job.error
     r = job.result
     assert r["cut"] == ["1A_T02.mov", "3A-1.mov"] and r["uncovered"] == ["2"] and r["unmatched"] == ["A001_C003.mov"]
-    assert len(s.assets.list()) == before + 6  # four timeline files, the JSON report and the Markdown one
+    # four timeline files, the JSON report, the Markdown one, and the cut's SRT and WebVTT
+    assert len(s.assets.list()) == before + 8
     report = json.loads(_text(s, r["report"]))
     setup = report["scenes"][0]["setups"][0]
     assert setup["chosen_name"] == "1A_T02.mov" and setup["rule"] == "score" and "take 2 scored" in setup["why"]
@@ -123,6 +126,54 @@ def test_roughcut_task_cuts_in_script_order_with_a_report(sqlite_studio: Studio,
     otio_tl = read_timeline(_text(s, r["otio"]), "otio")
     assert [t.name for t in otio_tl.tracks] == ["V1", "UNMATCHED", "A1"]
     assert script in s.lineage.graph(r["report"]).raw_assets()
+
+
+def _take_of(ev: SubtitleEvent, takes: list[tuple[float, float]]) -> int | None:
+    """The chosen take (index in cut order) whose record range holds the whole event, else None."""
+    return next((k for k, (a, b) in enumerate(takes) if a - 0.002 <= ev.start and ev.end <= b + 0.002), None)
+
+
+def test_roughcut_subtitles_follow_the_takes_on_the_cut(sqlite_studio: Studio, tmp_path: Path) -> None:
+    # the two characters' lines with a beat between them, as an actor plays them: espeak-ng run
+    # together speaks faster than the 17 characters a second a viewer can read
+    kitchen = np.concatenate([speak(KITCHEN[0]), np.zeros(11025, np.float32), speak(KITCHEN[1])])
+    d = tmp_path / "dailies"
+    clips = {"1A_T01.mov": dict(seconds=3.6, blur=3, speech=kitchen), "1A_T02.mov": dict(seconds=3.6, speech=kitchen),
+             "3A-1.mov": dict(seconds=1.5, seed=2, speech=speak("Keep walking."))}
+    s = sqlite_studio
+    script_path = tmp_path / "night_shift.fountain"
+    script_path.write_text(SCRIPT)
+    script = s.assets.add([script_path]).assets[0].id
+    takes = [s.assets.add([make_clip(d / n, **kw)]).assets[0].id for n, kw in clips.items()]  # type: ignore[arg-type]
+    job = s.jobs.submit("edit.roughcut", {"screenplay": script, "clips": takes, "formats": ["otio"]}).run()
+    assert job.status == "succeeded", job.error
+    r = job.result
+    assert r["cut"] == ["1A_T02.mov", "3A-1.mov"]
+    assert s.assets.get(r["srt"]).name.endswith(".roughcut.srt") and s.assets.get(r["vtt"]).name.endswith(".vtt")
+    assert "WEBVTT" in _text(s, r["vtt"]) and script in s.lineage.graph(r["srt"]).raw_assets()
+    srt = tmp_path / "cut.srt"
+    srt.write_text(_text(s, r["srt"]))
+    events = read_subtitles(srt)
+    assert len(events) == r["subtitle_events"] >= 2
+    # record ranges of the chosen takes, in seconds from the cut's start, straight from the timeline
+    tl = read_timeline(_text(s, r["otio"]), "otio")
+    ranges = [clip.range_in_parent() for clip in tl.tracks[0].find_clips()]
+    spans = [(x.start_time.to_seconds(), x.end_time_exclusive().to_seconds()) for x in ranges]
+    assert [round(b - a, 3) for a, b in spans] == [3.583, 1.5]  # 86 and 36 frames at 24 fps
+    where = [_take_of(ev, spans) for ev in events]
+    assert None not in where  # inside one take, so across no cut
+    assert where == sorted(where) and where[-1] == 1  # script order: the kitchen, then the stairwell
+    text = " ".join(" ".join(ev.lines) for ev in events)
+    for line in [*KITCHEN, "Keep walking."]:
+        assert line in text
+    assert text.index(KITCHEN[0]) < text.index(KITCHEN[1]) < text.index("Keep walking.")
+    cuts = [spans[0][1], spans[1][1]]
+    assert check_rules(events, rules_for("en", 24.0), cuts) == [] and r["subtitle_violations"] == 0
+    report = json.loads(_text(s, r["report"]))
+    assert report["subtitles"]["unaligned"] == []
+    # the check catches subtitles that are off the takes: everything two seconds late
+    late = [SubtitleEvent(ev.start + 2.0, ev.end + 2.0, ev.lines) for ev in events]
+    assert None in [_take_of(ev, spans) for ev in late]
 
 
 def test_roughcut_bad_input_is_a_clear_error_and_stores_nothing(sqlite_studio: Studio, tmp_path: Path,

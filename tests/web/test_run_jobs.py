@@ -183,7 +183,10 @@ def test_catalogue_and_generated_forms(browser: Any, live: LiveServer, tiny: str
     assert [tiny, "tiny@1 · 8 items"] in options
     assert page.locator("#p-resolution option").all_inner_texts() == ["32", "64", "128"]
     assert page.is_checked("#p-hflip") and page.input_value("#p-crop_size") == ""
-    assert page.get_attribute("#p-steps", "min") == "1" and page.input_value("#p-steps") == "2000"
+    # steps come from the preset unless given: an optional number, empty, with its minimum
+    assert page.get_attribute("#p-steps", "min") == "1" and page.input_value("#p-steps") == ""
+    assert page.locator("#p-preset option:checked").inner_text() == "auto"
+    assert "dcgan" in page.locator("#p-preset option").all_inner_texts()
     assert page.locator("#h-ema_decay").inner_text().startswith("decay of the generator")
     page.select_option("#p-dataset", tiny)
     checks.check()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import opentimelineio as otio
 
     from reelforge.compute.context import AssetInput
+    from reelforge.editorial.cutsubs import CutLine
     from reelforge.editorial.roughcut import Clip
 
 Format = Literal["otio", "edl", "xml", "fcpxml"]
@@ -140,6 +141,8 @@ class RoughCutParams(Params):
                                   description="timeline files to write: otio, edl, xml, fcpxml")
     dialogue: bool = Field(True, description="score dialogue coverage by aligning the scene's lines to each take")
     samples: int = Field(8, ge=1, le=200, description="frames sampled per take for focus and exposure")
+    subtitles: bool = Field(True, description="also write SRT and WebVTT subtitles of the cut: each chosen take's "
+                            "dialogue aligned to its audio, placed at the take's position in the cut")
 
     @model_validator(mode="after")
     def _some_clips(self) -> RoughCutParams:
@@ -152,7 +155,8 @@ class RoughCutParams(Params):
     "edit.roughcut",
     params=RoughCutParams,
     inputs={"screenplay": "asset", "clips": "assets", "dataset": "dataset"},
-    outputs=("asset:otio", "asset:edl", "asset:xml", "asset:fcpxml", "asset:json", "asset:md"),
+    outputs=("asset:otio", "asset:edl", "asset:xml", "asset:fcpxml", "asset:json", "asset:md", "asset:srt",
+             "asset:vtt"),
     resources=Resources(cpus=1),
     description="Slated clips cut in script order, one take per set-up (circled, else scored), with a report",
 )
@@ -201,6 +205,12 @@ def roughcut_task(ctx: TaskContext, p: RoughCutParams) -> None:
     out = _save_timeline(ctx, tl, stem, p.formats, meta, steps["measured"], steps["total"])
     report = rc.to_dict()
     report["timeline"] = {fmt: aid for fmt, aid in out.items()}
+    subs: dict[str, Any] = {}
+    if p.subtitles:
+        subs = _cut_subtitles(ctx, tl, sp, {c.key: c for c in clips}, stem, meta)
+        if subs:
+            report["subtitles"] = {"unaligned": subs.pop("unaligned"), "events": subs["subtitle_events"],
+                                   "violations": subs.pop("violation_list")}
     j = ctx.save_asset(json.dumps(report, indent=2, ensure_ascii=False).encode(), f"roughcuts/{stem}.json",
                        tags=["roughcut", "report"], meta=meta)
     md = ctx.save_asset(report_markdown(rc).encode(), f"roughcuts/{stem}.md", tags=["roughcut", "report"], meta=meta)
@@ -208,5 +218,59 @@ def roughcut_task(ctx: TaskContext, p: RoughCutParams) -> None:
     ctx.result.update({
         **out, "report": j.id, "report_md": md.id, "scenes": len(rc.scenes), "covered": len(rc.covered),
         "uncovered": [s.number for s in rc.uncovered], "unmatched": [c.name for c, _ in rc.unmatched],
-        "cut": [s.chosen.clip.name for s in rc.setups],
+        "cut": [s.chosen.clip.name for s in rc.setups], **subs,
     })
+
+
+def _cut_subtitles(ctx: TaskContext, tl: otio.schema.Timeline, sp: Any, clips: dict[str, Clip], stem: str,
+                   meta: dict[str, Any]) -> dict[str, Any]:
+    """Align each chosen take's scene dialogue to its sound, place it on the cut and save SRT and
+    WebVTT; returns the result entries (empty when espeak-ng is missing: subtitles are optional)."""
+    from reelforge.editorial.align import AlignmentError
+    from reelforge.editorial.cutsubs import align_take, cut_placements, cut_points, cut_turns, scene_dialogue
+    from reelforge.editorial.speech import espeak_available
+    from reelforge.editorial.subtitles import check_rules, rules_for, segment, subtitles_text
+    from reelforge.errors import MediaError
+    from reelforge.media import load_audio
+
+    if not espeak_available():
+        ctx.log("espeak-ng is not installed: no subtitles for the rough cut", level="warning")
+        return {}
+    sr = 16000
+    placements = cut_placements(tl)
+    dialogue = scene_dialogue(sp)
+    language = sp.language
+    placed: list[CutLine] = []
+    unaligned: list[dict[str, Any]] = []
+    for pl in placements:
+        ctx.check_cancelled()
+        lines = dialogue.get(pl.scene_index, []) if pl.scene_index is not None else []
+        clip = clips.get(pl.clip)
+        if not lines or clip is None:
+            continue
+        try:
+            audio, _ = load_audio(clip.path, ctx.limits, sample_rate=sr)
+            got, missing = align_take(audio, sr, pl, lines, language=language, should_stop=ctx.should_stop)
+        except (MediaError, AlignmentError) as err:  # a take without usable sound: its lines go unsubtitled
+            got, missing = [], [{"clip": pl.clip, "name": pl.name, "line": k, "text": t, "speaker": spk,
+                                 "reason": str(err)} for k, (t, spk) in enumerate(lines)]
+        except InterruptedError:
+            ctx.check_cancelled()
+            raise
+        placed += got
+        unaligned += missing
+        ctx.log(f"subtitles: {pl.name}: {len(got)} of {len(lines)} lines aligned")
+    rate = tl.metadata["reelforge"]["rate"]
+    rules = rules_for(language, float(rate[0]) / float(rate[1]))
+    cuts = cut_points(placements)
+    events = segment(cut_turns(placed), rules, cuts)
+    violations = check_rules(events, rules, cuts)
+    smeta = {**meta, "language": language, "shot_changes": len(cuts)}
+    ids: dict[str, str | None] = {"srt": None, "vtt": None}
+    if events:
+        ids = {fmt: ctx.save_asset(subtitles_text(events, fmt).encode("utf-8"), f"roughcuts/{stem}.{fmt}",
+                                   tags=["roughcut", "subtitles"], meta=smeta).id for fmt in ("srt", "vtt")}
+    else:  # as subtitles.align: no empty subtitle files
+        ctx.log("no dialogue line aligned to the chosen takes: no subtitle files written", level="warning")
+    return {**ids, "subtitle_events": len(events), "subtitle_violations": len(violations),
+            "unaligned": unaligned, "violation_list": [v.to_dict() for v in violations]}
