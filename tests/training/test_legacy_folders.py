@@ -20,7 +20,9 @@ def _weights(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_old_gan_folder(tmp_path: Path) -> None:
-    config = GANConfig(resolution=32, z_dim=8, base_channels=4, cond_dim=8, num_classes=3)
+    # A folder from before the few-shot family: its config has no "arch" (from_dict reads it as DCGAN).
+    config = GANConfig.from_dict({"resolution": 32, "z_dim": 8, "base_channels": 4, "cond_dim": 8, "num_classes": 3})
+    assert config.arch == "dcgan"
     g, _ = build_models(config, 5)
     # As save_gan wrote it: "format": "reelforge.gan/1", no format_version.
     header = {"format": "reelforge.gan/1"}

@@ -28,7 +28,8 @@ from tests.web.conftest import (
 )
 
 # Small enough for seconds on two CPU cores, long enough to be watched running.
-TRAIN = {"steps": "80", "batch_size": "4", "base_channels": "8", "z_dim": "16", "sample_every": "20",
+# Long enough to watch: on a quiet CI machine 80 steps of this tiny model finished between two polls.
+TRAIN = {"steps": "400", "batch_size": "4", "base_channels": "8", "z_dim": "16", "sample_every": "100",
          "checkpoint_every": "1000", "threads": "1"}
 
 

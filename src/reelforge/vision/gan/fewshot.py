@@ -206,8 +206,13 @@ class FewShotGenerator(Generator):
                     j = self._res.index(res // 8)
                     self.sle[str(i)] = SkipExcitation(chs[j], chs[i])
         self.to_rgb = nn.Conv2d(chs[-1], config.channels, 3, 1, 1)
-        # `norms`: every modulated normalisation (conditional tests and tools reach them by this name).
-        self.norms = nn.ModuleList([self.input_norm, *[layer.norm for blk in self.blocks for layer in blk]])
+
+    @property
+    def norms(self) -> list[nn.Module]:
+        """Every modulated normalisation (conditional tests and tools reach them by this name). A plain
+        list, not a ModuleList: registering them twice would put each weight in the state dict under
+        two names sharing memory, which safetensors refuses to save."""
+        return [self.input_norm, *[layer.norm for blk in self.blocks for layer in blk]]
 
     def noise_shapes(self) -> list[tuple[int, int]]:
         return [(r, r) for r in self._noise_res]
