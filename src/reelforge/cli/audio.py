@@ -19,6 +19,9 @@ from reelforge.cli.common import (
     state,
     studio,
 )
+from reelforge.cli.common import (
+    export_output as _export,
+)
 
 audio_app = typer.Typer(help="Audio: loudness (EBU R128), normalisation, silence and dead air.",
                         no_args_is_help=True)
@@ -68,11 +71,6 @@ def _run(task: str, params: dict[str, Any], project: str | None) -> dict[str, An
     err_console.print(safe(f"error: job {job.id} {job.status}"), markup=False, highlight=False)
     raise typer.Exit(Cancelled.exit_code)
 
-
-def _export(asset_id: str) -> str:
-    s = studio()
-    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
-    return str(s.assets.export([asset_id], base / "outputs", overwrite=True)[0])
 
 
 def _num(value: float | None, unit: str, digits: int = 1) -> str:

@@ -334,3 +334,22 @@ def exit_for(job: Job) -> None:
 
     if job.status != JobStatus.SUCCEEDED:
         raise typer.Exit(TaskFailed.exit_code if job.status == JobStatus.FAILED else Cancelled.exit_code)
+
+
+def run_task(task: str, params: dict, project: str | None) -> dict:
+    """Submit `task`, follow it (inline when it runs here), print its summary unless --json, and end
+    the command with the job's exit code when it did not succeed; the job's result otherwise."""
+    s = studio()
+    handle = s.jobs.submit(task, params, project=project)
+    job = follow(handle.id, inline=runs_here(s), quiet=state.json_output)
+    if not state.json_output:
+        job_summary(job)
+    exit_for(job)
+    return job.result
+
+
+def export_output(asset_id: str) -> Path:
+    """Copy an output next to the studio (``outputs/``), where the user can open it."""
+    s = studio()
+    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
+    return s.assets.export([asset_id], base / "outputs", overwrite=True)[0]

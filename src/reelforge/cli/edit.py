@@ -9,13 +9,15 @@ import typer
 from reelforge.cli.common import (
     console,
     emit_json,
-    exit_for,
-    follow,
-    job_summary,
-    runs_here,
     safe,
     state,
     studio,
+)
+from reelforge.cli.common import (
+    export_output as _where,
+)
+from reelforge.cli.common import (
+    run_task as _run,
 )
 
 edit_app = typer.Typer(help="Timelines and rough cuts (OpenTimelineIO; EDL, FCP XML, FCPXML).", no_args_is_help=True)
@@ -46,21 +48,6 @@ def _formats(values: list[str] | None) -> list[str]:
     return chosen
 
 
-def _run(task: str, params: dict, project: str | None) -> dict:
-    s = studio()
-    handle = s.jobs.submit(task, params, project=project)
-    job = follow(handle.id, inline=runs_here(s), quiet=state.json_output)
-    if not state.json_output:
-        job_summary(job)
-    exit_for(job)
-    return job.result
-
-
-def _where(asset_id: str) -> str:
-    s = studio()
-    a = s.assets.get(asset_id)
-    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
-    return str(s.assets.export([a.id], base / "outputs", overwrite=True)[0])
 
 
 def _print_files(result: dict, keys: tuple[str, ...]) -> None:

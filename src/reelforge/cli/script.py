@@ -10,14 +10,16 @@ from reelforge.cli.common import (
     cell,
     console,
     emit_json,
-    exit_for,
-    follow,
-    job_summary,
     new_table,
-    runs_here,
     safe,
     state,
     studio,
+)
+from reelforge.cli.common import (
+    export_output as _where,
+)
+from reelforge.cli.common import (
+    run_task as _run,
 )
 
 script_app = typer.Typer(help="Screenplay intelligence.", no_args_is_help=True)
@@ -33,21 +35,6 @@ def _screenplay_ref(ref: str, project: str | None) -> str:
     return s.assets.get(ref, project).id
 
 
-def _run(task: str, params: dict, project: str | None) -> dict:
-    s = studio()
-    handle = s.jobs.submit(task, params, project=project)
-    job = follow(handle.id, inline=runs_here(s), quiet=state.json_output)
-    if not state.json_output:
-        job_summary(job)
-    exit_for(job)
-    return job.result
-
-
-def _where(asset_id: str) -> str:
-    s = studio()
-    a = s.assets.get(asset_id)
-    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
-    return str(s.assets.export([a.id], base / "outputs", overwrite=True)[0])
 
 
 @script_app.command("analyze")

@@ -11,14 +11,16 @@ from reelforge.cli.common import (
     cell,
     console,
     emit_json,
-    exit_for,
-    follow,
-    job_summary,
     new_table,
-    runs_here,
     safe,
     state,
     studio,
+)
+from reelforge.cli.common import (
+    export_output as _export,
+)
+from reelforge.cli.common import (
+    run_task as _run,
 )
 
 subtitles_app = typer.Typer(help="Subtitles: screenplay-to-audio alignment and speech recognition.",
@@ -75,21 +77,6 @@ def _asset_ref(ref: str, project: str | None, kind: str) -> str:
     return asset.id
 
 
-def _run(task: str, params: dict, project: str | None) -> dict:
-    s = studio()
-    handle = s.jobs.submit(task, params, project=project)
-    job = follow(handle.id, inline=runs_here(s), quiet=state.json_output)
-    if not state.json_output:
-        job_summary(job)
-    exit_for(job)
-    return job.result
-
-
-def _export(asset_id: str) -> Path:
-    """Copy an output next to the studio (``outputs/``), where the user can open it."""
-    s = studio()
-    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
-    return s.assets.export([asset_id], base / "outputs", overwrite=True)[0]
 
 
 def _print_outputs(result: dict, keys: tuple[str, ...]) -> dict[str, Path]:

@@ -20,6 +20,9 @@ from reelforge.cli.common import (
     state,
     studio,
 )
+from reelforge.cli.common import (
+    export_output as _export,
+)
 
 DETECTORS = ("auto", "content", "transnet", "both")
 video_app = typer.Typer(help="Video analysis: shot detection.", no_args_is_help=True)
@@ -46,12 +49,6 @@ def _video_ref(ref: str, project: str | None) -> str:
         raise InvalidInput(f"asset {asset.id} ({asset.name}) is {asset.kind}, not a video")
     return asset.id
 
-
-def _export(asset_id: str) -> Path:
-    """Copy an output next to the studio (``outputs/``), where the user can open it."""
-    s = studio()
-    base = s.home if s.home is not None else Path.cwd()  # a server's studio has no folder here
-    return s.assets.export([asset_id], base / "outputs", overwrite=True)[0]
 
 
 @video_app.command("shots")
