@@ -27,10 +27,13 @@ import typer
 from reelforge import __version__
 from reelforge.cli import access, assets, demo, jobs, maint, remote, server
 from reelforge.cli.audio import audio_app
+from reelforge.cli.classify import classify_app
 from reelforge.cli.common import state
 from reelforge.cli.datasets import dataset_app, model_app
 from reelforge.cli.edit import edit_app
+from reelforge.cli.restore import restore_app
 from reelforge.cli.script import script_app
+from reelforge.cli.style import style_app
 from reelforge.cli.subtitles import subtitles_app
 from reelforge.cli.video import video_app
 from reelforge.errors import ReelforgeError
@@ -93,6 +96,9 @@ app.add_typer(video_app, name="video")
 app.add_typer(edit_app, name="edit")
 app.add_typer(subtitles_app, name="subtitles")
 app.add_typer(audio_app, name="audio")
+app.add_typer(style_app, name="style")
+app.add_typer(restore_app, name="restore")
+app.add_typer(classify_app, name="classify")
 
 
 def _click_class(name: str) -> type[BaseException]:

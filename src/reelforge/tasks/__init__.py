@@ -4,4 +4,18 @@ Importing this package registers every built-in task. Task modules import heavy 
 (torch, PyAV) inside the task functions, so listing tasks stays fast.
 """
 
-from reelforge.tasks import audio, diffusion, edit, gan, media, script, subtitles, system, video  # noqa: F401
+from reelforge.tasks import (  # noqa: F401
+    audio,
+    classify,
+    diffusion,
+    edit,
+    gan,
+    interpolate,
+    media,
+    restore,
+    script,
+    style,
+    subtitles,
+    system,
+    video,
+)

@@ -1,0 +1,3 @@
+"""frame interpolation tasks: video.interpolate and video.train_interpolator."""
+
+from __future__ import annotations
