@@ -153,3 +153,35 @@ def augment_batch(x: torch.Tensor, aug: Augment, rng: np.random.Generator) -> to
         # (n, h, w, C) gather, then back to channels-first.
         x = padded.permute(0, 2, 3, 1)[b, ys[:, :, None], xs[:, None, :]].permute(0, 3, 1, 2).contiguous()
     return x
+
+
+def square_images(images: list[np.ndarray] | np.ndarray, size: int) -> np.ndarray:
+    """Decoded images of any sizes as one uint8 (N, size, size, C) batch: the centre square of each,
+    resized with Lanczos. Training, tagging and similarity search all prepare images this way, so a
+    model sees assets as it saw its training set. Grey (H, W) images become (H, W, 1)."""
+    from PIL import Image
+
+    if size < 1:
+        raise InvalidInput(f"size must be positive, got {size}")
+    if len(images) == 0:
+        raise InvalidInput("no images to prepare")
+    out = []
+    channels = None
+    for img in images:
+        a = np.asarray(img)
+        if a.dtype != np.uint8 or a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (1, 3)):
+            raise InvalidInput(f"images must be uint8 (H,W), (H,W,1) or (H,W,3), got {a.dtype} {a.shape}")
+        a = a[..., None] if a.ndim == 2 else a
+        if channels is None:
+            channels = a.shape[-1]
+        elif a.shape[-1] != channels:
+            raise InvalidInput("images mix grey and colour: convert them to one mode first")
+        h, w = a.shape[:2]
+        s = min(h, w)
+        y, x = (h - s) // 2, (w - s) // 2
+        crop = a[y : y + s, x : x + s]
+        if s != size:
+            im = Image.fromarray(crop[..., 0] if channels == 1 else crop)
+            crop = np.asarray(im.resize((size, size), Image.Resampling.LANCZOS)).reshape(size, size, channels)
+        out.append(crop)
+    return np.stack(out)

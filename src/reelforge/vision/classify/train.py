@@ -7,10 +7,11 @@ resumed from its last state ends with exactly the same weights as an uninterrupt
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -180,6 +181,9 @@ def train_classifier(
     checkpoint: CheckpointFn | None = None,
     checkpoint_every: int = 200,
     state: dict[str, Any] | None = None,
+    val_images: ImageBatch | None = None,
+    val_labels: np.ndarray | list[int] | None = None,
+    select: Literal["last", "best"] = "last",
 ) -> TrainedClassifier:
     """Train a CompactCNN on uint8 (N,H,W,C) images (or float NCHW tensors) with integer labels.
 
@@ -187,6 +191,11 @@ def train_classifier(
     ``checkpoint_every`` steps and on cancel; pass that ``state`` back (same data, config and seed)
     to resume. ``state`` is a nested dict of tensors and scalars (no pickle needed to store it).
     On ``should_stop()`` the current state is checkpointed and :class:`Cancelled` is raised.
+
+    ``val_images``/``val_labels`` give a separate validation set (a dataset's val split); then every
+    image passed in trains and ``val_fraction`` is ignored. ``select="best"`` keeps the weights of the
+    epoch with the best validation accuracy (ties: lower validation loss, then the later epoch)
+    instead of the last epoch's; the best weights travel in the checkpoint, so resuming picks the same.
     """
     n = batch_size_of(images)
     y_all = validate_labels(labels, n, config.num_classes)
@@ -198,13 +207,25 @@ def train_classifier(
         raise InvalidInput("batch_size, epochs and steps must be positive")
     if lr <= 0:
         raise InvalidInput(f"lr must be positive, got {lr}")
+    if select not in ("last", "best"):
+        raise InvalidInput(f"select must be 'last' or 'best', got {select!r}")
+    if (val_images is None) != (val_labels is None):
+        raise InvalidInput("give both val_images and val_labels, or neither")
     aug = Augment() if augment is True else (augment or None)
     dev = as_torch_device(device)
 
-    train_idx, val_idx = stratified_split(y_all, val_fraction, seed)
-    if train_idx.size == 0:
-        raise InvalidInput("no training images left after the validation split")
     x_u8 = to_uint8_nchw(images, channels=config.channels, size=config.resolution)
+    if val_images is not None:
+        train_idx = np.arange(n)
+        x_val = to_uint8_nchw(val_images, channels=config.channels, size=config.resolution)
+        y_val = validate_labels(val_labels, int(x_val.shape[0]), config.num_classes)  # type: ignore[arg-type]
+    else:
+        train_idx, val_idx = stratified_split(y_all, val_fraction, seed)
+        if train_idx.size == 0:
+            raise InvalidInput("no training images left after the validation split")
+        x_val, y_val = x_u8[val_idx], y_all[val_idx]
+    if select == "best" and y_val.size == 0:
+        raise InvalidInput("select='best' needs validation images (val_images or val_fraction > 0)")
     y_t = torch.from_numpy(y_all)
     n_train = int(train_idx.size)
     bs = min(batch_size, n_train)
@@ -214,13 +235,27 @@ def train_classifier(
     model = CompactCNN(config)
     model.init_weights(seeded_generator(int(seed)))
     model.to(dev).train()
+    cuda = dev.type == "cuda"
+    if cuda:  # NHWC convolutions are the fast path for tensor cores
+        model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def autocast() -> contextlib.AbstractContextManager[Any]:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if cuda else contextlib.nullcontext()
 
     start = 0
     history: list[dict[str, Any]] = []
     loss_sum, loss_count = 0.0, 0
+    # The best epoch so far (select="best"): its score and a CPU copy of its weights.
+    best: dict[str, Any] | None = None
+    best_weights: dict[str, torch.Tensor] | None = None
     if state is not None:
         start, history, loss_sum, loss_count = _restore(state, model, opt, config, seed, n_train, total, dev)
+        if state.get("select", "last") != select:
+            raise InvalidInput(f"training state was made with select={state.get('select', 'last')!r}, not {select!r}")
+        if "best_json" in state:
+            best = json.loads(state["best_json"])
+            best_weights = {k: v for k, v in state["best_model"].items()}
 
     def snapshot(step: int) -> dict[str, Any]:
         return {
@@ -235,19 +270,24 @@ def train_classifier(
             "epoch_loss_count": int(loss_count),
             "model": cpu_state_dict(model),
             "optimizer": optimizer_state(opt),
+            "select": select,
+            **({"best_json": json.dumps(best), "best_model": best_weights} if best_weights is not None else {}),
         }
 
     def validate() -> dict[str, Any] | None:
-        if val_idx.size == 0:
+        if y_val.size == 0:
             return None
         model.eval()
-        preds = []
-        with torch.inference_mode():
-            for s in range(0, val_idx.size, 256):
-                xb = x_u8[val_idx[s : s + 256]].to(dev).float().div_(127.5).sub_(1.0)
-                preds.append(model(xb).argmax(1).cpu().numpy())
+        preds, loss_total = [], 0.0
+        with torch.inference_mode(), autocast():
+            for s in range(0, int(y_val.size), 256):
+                xb = x_val[s : s + 256].to(dev).float().div_(127.5).sub_(1.0)
+                logits = model(xb).float()
+                yb = torch.from_numpy(y_val[s : s + 256]).to(dev)
+                loss_total += float(F.cross_entropy(logits, yb, reduction="sum"))
+                preds.append(logits.argmax(1).cpu().numpy())
         model.train()
-        return _score(np.concatenate(preds), y_all[val_idx], config)
+        return {**_score(np.concatenate(preds), y_val, config), "loss": loss_total / int(y_val.size)}
 
     perm_epoch, perm = -1, np.empty(0, dtype=np.int64)
     for step in range(start, total):
@@ -265,8 +305,10 @@ def train_classifier(
             xb = augment_batch(xb, aug, item_rng(seed, 2, step))
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, total, lr)
-        logits = model(xb.to(dev))
-        loss = F.cross_entropy(logits, y_t[idx].to(dev))
+        xb = xb.to(dev, memory_format=torch.channels_last) if cuda else xb.to(dev)
+        with autocast():
+            logits = model(xb)
+            loss = F.cross_entropy(logits.float(), y_t[idx].to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -288,17 +330,27 @@ def train_classifier(
             }
             if val is not None:
                 record["val_accuracy"] = val["accuracy"]
+                record["val_loss"] = val["loss"]
                 if on_metric is not None:
                     on_metric("val/accuracy", val["accuracy"], done)
+                score = (val["accuracy"], -val["loss"])
+                if select == "best" and (best is None or score >= (best["accuracy"], -best["loss"])):
+                    best = {"epoch": epoch + 1, "step": done, "accuracy": val["accuracy"], "loss": val["loss"]}
+                    best_weights = cpu_state_dict(model)
             history.append(record)
             loss_sum, loss_count = 0.0, 0
         if checkpoint is not None and checkpoint_every > 0 and done % checkpoint_every == 0 and done < total:
             checkpoint(snapshot(done))
 
+    if best_weights is not None and best is not None:
+        load_weights(model, best_weights, where="best epoch")
+        model.to(dev)
     model.eval()
     val_metrics = validate()
     if val_metrics is not None:
         val_metrics["n_train"] = n_train
+        if best is not None:
+            val_metrics["selected_epoch"] = best["epoch"]
     return TrainedClassifier(config, model, history=history, val_metrics=val_metrics)
 
 
