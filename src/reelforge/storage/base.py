@@ -14,8 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from reelforge.errors import InvalidInput, ReelforgeError
+
 CHUNK = 1024 * 1024
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+# Names of small mutable objects (``put_meta``): lower-case path segments, no "..", no leading "/".
+META_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)*$")
+
+
+class StorageError(ReelforgeError):
+    """The blob store failed or refused (wrong credentials, a server error): a server-side
+    problem, so HTTP 500; the message says which store and why in one line."""
+
+
+class CorruptBlob(StorageError):
+    """Stored bytes no longer match their name (or their authentication tag): never served."""
 
 
 @dataclass(frozen=True)
@@ -80,3 +93,28 @@ class BlobStore(Protocol):
     def stale_staging(self, older_than: float) -> list[Path]:
         """Leftover staging files of killed writers, older than ``older_than`` seconds."""
         ...
+
+
+@runtime_checkable
+class MetaStore(Protocol):
+    """Small named, mutable objects kept next to the blobs (the encryption wrapper keeps its
+    keyring and wrapped data keys there, so rotating a key never rewrites a blob). Names match
+    ``META_RE``; writes replace atomically."""
+
+    def put_meta(self, name: str, data: bytes) -> None: ...
+
+    def get_meta(self, name: str) -> bytes:
+        """The object's bytes; ``NotFound`` when there is none."""
+        ...
+
+    def delete_meta(self, name: str) -> None: ...
+
+    def iter_meta(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """(name, mtime) of every object whose name starts with ``prefix``."""
+        ...
+
+
+def check_meta_name(name: str) -> str:
+    if not META_RE.match(name) or ".." in name:
+        raise InvalidInput(f"invalid metadata object name {name!r}")
+    return name

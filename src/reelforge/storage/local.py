@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from reelforge.errors import InvalidInput, LimitExceeded, NotFound
-from reelforge.storage.base import CHUNK, SHA_RE, BlobInfo
+from reelforge.storage.base import CHUNK, SHA_RE, BlobInfo, check_meta_name
 
 
 def _fsync_dir(path: Path) -> None:
@@ -261,6 +261,10 @@ class LocalBlobStore:
         os.replace(tmp, dest)
         return dest
 
+    def intact(self, sha256: str, size: int) -> bool:
+        """The stored copy is what committing these bytes would write (else a commit repairs it)."""
+        return self._intact(self._path(sha256), sha256, size)
+
     def _intact(self, path: Path, sha256: str, size: int) -> bool:
         try:
             if path.stat().st_size != size:
@@ -295,6 +299,49 @@ class LocalBlobStore:
 
     def unregister_catalog(self, key: str) -> None:
         (self.root / "catalogs" / f"{key}.json").unlink(missing_ok=True)
+
+    # -- small named objects (MetaStore) ----------------------------------------------------
+    def _meta_path(self, name: str) -> Path:
+        return self.root / "meta" / check_meta_name(name)
+
+    def put_meta(self, name: str, data: bytes) -> None:
+        path = self._meta_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".meta-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())  # a wrapped key lost to a crash would lose its blob
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def get_meta(self, name: str) -> bytes:
+        try:
+            return self._meta_path(name).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"{name} is missing from {self.url}") from None
+
+    def delete_meta(self, name: str) -> None:
+        self._meta_path(name).unlink(missing_ok=True)
+
+    def iter_meta(self, prefix: str) -> Iterator[tuple[str, float]]:
+        base = self.root / "meta"
+        folder = base / prefix.rpartition("/")[0] if "/" in prefix else base
+        if not folder.is_dir():
+            return
+        for dirpath, _dirs, files in os.walk(folder):
+            for name in sorted(files):
+                if name.startswith(".meta-"):
+                    continue  # a write in flight
+                full = Path(dirpath) / name
+                rel = full.relative_to(base).as_posix()
+                if rel.startswith(prefix):
+                    with contextlib.suppress(FileNotFoundError):
+                        yield rel, full.stat().st_mtime
 
     def delete(self, sha256: str) -> None:
         path = self._path(sha256)

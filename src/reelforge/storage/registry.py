@@ -25,7 +25,14 @@ def _local(url: str) -> BlobStore:
     return LocalBlobStore(path)
 
 
+def _s3(url: str) -> BlobStore:
+    from reelforge.storage.s3 import S3BlobStore
+
+    return S3BlobStore(url)
+
+
 register_scheme("file", _local)
+register_scheme("s3", _s3)
 register_scheme("", _local)
 
 
