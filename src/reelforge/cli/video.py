@@ -15,6 +15,7 @@ from reelforge.cli.common import (
     follow,
     job_summary,
     new_table,
+    run_task,
     runs_here,
     safe,
     state,
@@ -25,7 +26,8 @@ from reelforge.cli.common import (
 )
 
 DETECTORS = ("auto", "content", "transnet", "both")
-video_app = typer.Typer(help="Video analysis: shot detection.", no_args_is_help=True)
+video_app = typer.Typer(help="Video analysis and retiming: shot detection, frame interpolation.",
+                        no_args_is_help=True)
 
 
 def _video_ref(ref: str, project: str | None) -> str:
@@ -97,3 +99,63 @@ def shots(
     console.print(safe(f"shot list:     {doc}"), markup=False, highlight=False)
     if sheet is not None:
         console.print(safe(f"contact sheet: {sheet}"), markup=False, highlight=False)
+
+
+@video_app.command("interpolate")
+def interpolate(
+    video: str = typer.Argument(..., help="a video file (ingested if needed) or asset id"),
+    fps: float | None = typer.Option(None, "--fps", min=0.001, max=240, help="convert to this frame rate"),
+    slowmo: int | None = typer.Option(None, "--slowmo", min=2, max=16,
+                                      help="play N times slower: N-1 new frames between each pair"),
+    model: str | None = typer.Option(None, "--model", help="interpolator model (video train-interpolator)"),
+    preset: str = typer.Option("medium", help="optical flow preset: ultrafast, fast or medium"),
+    project: str | None = typer.Option(None, "--project", "-P"),
+) -> None:
+    """Make in-between frames by optical flow: convert to --fps or slow down by --slowmo N; scene cuts
+    repeat frames instead. Exports the MP4."""
+    from reelforge.errors import InvalidInput
+
+    if (fps is None) == (slowmo is None):
+        raise InvalidInput("give one of --fps or --slowmo")
+    ref = _video_ref(video, project)
+    params: dict = {"video": ref, "preset": preset, "model": model}
+    params.update({"mode": "fps", "fps": fps} if fps is not None else {"mode": "slowmo", "factor": slowmo})
+    result = run_task("video.interpolate", params, project)
+    out = _export(result["video"])
+    if state.json_output:
+        emit_json({**result, "file": str(out)})
+        return
+    console.print(safe(f"{result['frames_in']} frames at {result['fps_in']:g} fps -> {result['frames_out']} at "
+                       f"{result['fps_out']:g} fps: {result['interpolated']} interpolated, "
+                       f"{result['duplicated']} repeated at {len(result['cuts'])} cut(s)"),
+                  markup=False, highlight=False)
+    console.print(safe(f"video: {out}"), markup=False, highlight=False)
+
+
+@video_app.command("train-interpolator")
+def train_interpolator(
+    videos: list[str] = typer.Argument(None, help="video files (ingested if needed) or asset ids"),
+    dataset: str | None = typer.Option(None, "--dataset", help="or: a dataset of videos"),
+    name: str = typer.Option("interpolator", help="registry name of the model"),
+    steps: int = typer.Option(300, min=1, help="training steps"),
+    max_side: int = typer.Option(256, min=32, help="frames scaled down to this longest side"),
+    project: str | None = typer.Option(None, "--project", "-P"),
+) -> None:
+    """Train the interpolation refinement network on your own footage (frame triplets)."""
+    from reelforge.errors import InvalidInput
+
+    if bool(videos) == (dataset is not None):
+        raise InvalidInput("give video files/assets or --dataset")
+    params: dict = {"name": name, "steps": steps, "max_side": max_side}
+    if dataset is not None:
+        params["dataset"] = dataset
+    else:
+        params["videos"] = [_video_ref(v, project) for v in videos]
+    result = run_task("video.train_interpolator", params, project)
+    if state.json_output:
+        emit_json(result)
+        return
+    m = result["metrics"]
+    console.print(safe(f"model {result['model']}: {result['triplets']} triplets; PSNR on them "
+                       f"{m['train_psnr_blend']:.2f} dB -> {m['train_psnr_refined']:.2f} dB refined"),
+                  markup=False, highlight=False)
