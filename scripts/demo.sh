@@ -4,5 +4,5 @@
 # account printed on the terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-REELFORGE_EXTRAS=${REELFORGE_EXTRAS:-embeddings,server,editorial} bash scripts/bootstrap.sh
+REELFORGE_EXTRAS=${REELFORGE_EXTRAS:-embeddings,server,editorial,vfx} bash scripts/bootstrap.sh
 exec .venv/bin/reelforge demo reelforge-demo --fresh "$@"
