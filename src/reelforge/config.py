@@ -41,6 +41,17 @@ class Settings:
     # Local diffusers pipeline folders `diffusion.generate` may use by name (a [diffusion_models] table:
     # name = "/path"; relative paths are from the studio home). Nothing is ever downloaded.
     diffusion_models: dict[str, str] = field(default_factory=dict)
+    # Encrypt blobs at rest (storage/encrypted.py). The studio key: env REELFORGE_STUDIO_KEY (base64 of
+    # 32 bytes; never a setting, so never written here), else key_file (default: studio.key in the
+    # studio home, made by `init`, mode 0600).
+    encryption: bool = False
+    key_file: str = ""
+    # A studio's own C2PA signing certificate instead of the one `init` makes in keys/ (see
+    # catalog/signing.py): PEM chain (end-entity first), PEM private key, and optionally the PEM trust
+    # anchors verification accepts (default: the chain's last certificate). Relative to the studio home.
+    signing_cert: str = ""
+    signing_key: str = ""
+    signing_trust: str = ""
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).resolve()
@@ -78,7 +89,7 @@ class Settings:
 
 _INT_FIELDS = {"worker_concurrency", "max_attempts", "ingest_workers"}
 _FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds", "poll_seconds"}
-_BOOL_FIELDS = {"ingest_video_proxies"}
+_BOOL_FIELDS = {"ingest_video_proxies", "encryption"}
 _NAME_PATH_FIELDS = {"diffusion_models"}
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 

@@ -63,6 +63,10 @@ class Studio:
         # Read-only work goes through ReadSession: on SQLite it does not queue for the write lock.
         self.Session, self.ReadSession = db.Session, db.ReadSession
         self.blobs = blobs = open_blob_store(settings.blob_url)
+        if settings.encryption:  # blobs encrypted at rest; the catalog keeps plaintext hashes
+            from reelforge.storage.encrypted import encrypt_store
+
+            self.blobs = blobs = encrypt_store(blobs, settings.home, settings.key_file)
         assert settings.cache_dir is not None
         settings.cache_dir.mkdir(parents=True, exist_ok=True)
         # Services get their collaborators, not the Studio: no service imports studio.py.
@@ -109,8 +113,15 @@ class Studio:
         home.mkdir(parents=True, exist_ok=True)
         settings = load_settings(home, overrides)
         settings.write()
+        if settings.encryption:  # a new encrypted studio makes its key (unless REELFORGE_STUDIO_KEY is set)
+            from reelforge.storage.encrypted import load_studio_key, studio_key_path
+
+            load_studio_key(studio_key_path(home, settings.key_file), create=True)
         for sub in ("blobs", "cache"):
             (home / sub).mkdir(exist_ok=True)
+        from reelforge.catalog.signing import create_identity
+
+        create_identity(home)  # keys/: the C2PA signing certificate and the watermark key
         studio = cls(settings)
         studio.projects.get(None)
         return studio

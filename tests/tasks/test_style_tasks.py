@@ -63,7 +63,7 @@ def test_transfer_an_image_end_to_end(studio1: Studio, files: dict[str, Path]) -
     assert job.status == "succeeded", job.error
     out = s.assets.get(job.result["image"])
     assert out.kind == "image" and out.created_by_job == job.id and out.name.startswith("style/astronaut.")
-    assert out.meta["provenance"]["digital_source_type"].endswith("compositeSynthetic")
+    assert out.meta["provenance"]["digital_source_type"].endswith("compositeWithTrainedAlgorithmicMedia")
     assert out.meta["generation"]["features"] == "random(seed=0)"
     assert sorted(s.lineage.graph(out.id).raw_assets()) == sorted([content, style])
     pixels, source = _pixels(s, out.id), _pixels(s, content)

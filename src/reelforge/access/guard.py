@@ -181,5 +181,5 @@ class Guard:
                 foreign = True
         if not foreign:
             return replace(v, path=shown_path)
-        return replace(v, path=shown_path, asset_id=None, verified=False, notes=[],
+        return replace(v, path=shown_path, asset_id=None, verified=False, notes=[], catalog=None, matched_by=None,
                        problems=["no asset in this project has these bytes or the recorded asset id"])

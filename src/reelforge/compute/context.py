@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import shutil
 import tempfile
 import threading
 import time
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from reelforge.catalog.assets import AssetService
     from reelforge.catalog.datasets import DatasetService
     from reelforge.catalog.models import ModelService
+    from reelforge.catalog.signing import Identity
     from reelforge.compute.queue import JobService
     from reelforge.compute.registry import TaskSpec
     from reelforge.config import Settings
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+# An executor's ``map``: (context, fn, items, progress message) -> results in input order.
+Fanout = Callable[["TaskContext", Callable[[Any], Any], list[Any], str], list[Any]]
 
 
 @dataclass
@@ -190,6 +194,8 @@ class TaskContext:
         self.outputs: list[str] = []
         self.result: dict[str, Any] = {}
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._identity: Identity | None = None
+        self._fanout: Fanout | None = None
 
     # -- identity ----------------------------------------------------------------------------
     @property
@@ -227,6 +233,15 @@ class TaskContext:
             self._workdir = tempfile.TemporaryDirectory(prefix=f"{self.job.id}-", dir=base)
         return Path(self._workdir.name)
 
+    def _signing_identity(self) -> Identity:
+        """The studio's signing certificate and watermark key (made at first use); for the output
+        methods only, never handed to a task."""
+        if self._identity is None:
+            from reelforge.catalog.signing import load_identity
+
+            self._identity = load_identity(self._svc.settings)
+        return self._identity
+
     @property
     def limits(self) -> MediaLimits:
         """The studio's media limits, for every decode a task does of user files."""
@@ -261,6 +276,10 @@ class TaskContext:
     def request_stop(self) -> None:
         """Ask the task to stop at its next check (cancel requested or lease lost)."""
         self._cancel.set()
+
+    def set_fanout(self, fanout: Fanout | None) -> None:
+        """Run ``map`` through ``fanout`` (the Ray executor's tasks) instead of a local process pool."""
+        self._fanout = fanout
 
     def flush(self) -> None:
         """Write buffered progress, logs and metrics now."""
@@ -320,12 +339,27 @@ class TaskContext:
         tags: Sequence[str] = (),
         meta: dict[str, Any] | None = None,
         asset_id: str | None = None,
+        source_type: str | None = None,
     ) -> Asset:
-        """Ingest an output file (validated like any upload); lineage points at this job."""
+        """Ingest an output file (validated like any upload); lineage points at this job.
+
+        ``source_type`` (IPTC digital source type) marks a generated file (MP4, GIF, ...): it is
+        C2PA-signed with this job's provenance record before it is stored."""
         if isinstance(src, bytes):
             path = self.workdir / f"out-{len(self.outputs)}{Path(name).suffix}"
             path.write_bytes(src)
             src = path
+        if source_type is not None:
+            from reelforge.catalog.provenance import sign_output
+            from reelforge.ids import new_id
+
+            asset_id = asset_id or new_id("ast")
+            signed = self.workdir / f"signed-{len(self.outputs)}{Path(name).suffix.lower()}"
+            shutil.copyfile(src, signed)  # sign a copy: never the task's own file
+            record = {**self.provenance_record(), "asset_id": asset_id}
+            if sign_output(signed, record, source_type, self._signing_identity()):
+                src = signed
+            meta = {**(meta or {}), "provenance": {"digital_source_type": source_type, "c2pa": src == signed}}
         report = self._svc.assets.add(
             [src], project=self.job.project_id, name=name, tags=tags, meta=meta,
             created_by_job=self.job.id, asset_id=asset_id,
@@ -344,17 +378,20 @@ class TaskContext:
         tags: Sequence[str] = (),
         meta: dict[str, Any] | None = None,
     ) -> Asset:
-        """Save a PNG that embeds its provenance (job, inputs, params, seed; IPTC source type)."""
-        from reelforge.catalog.provenance import write_png
+        """Save a PNG that embeds its provenance (job, inputs, params, seed; IPTC source type). With a
+        ``source_type`` (a generated image) it is also watermarked and C2PA-signed by the studio."""
+        from reelforge.catalog.provenance import write_output_png
         from reelforge.ids import new_id
 
         if not name.lower().endswith(".png"):
             name += ".png"
         asset_id = new_id("ast")
         path = self.workdir / f"{asset_id}.png"
-        full = write_png(image, path, {**self.provenance_record(**(record or {})), "asset_id": asset_id}, source_type)
+        full, signed = write_output_png(image, path, {**self.provenance_record(**(record or {})), "asset_id": asset_id},
+                                        source_type, self._signing_identity())
         return self.save_asset(path, name, tags=tags, meta={**(meta or {}), "provenance": {
-            k: full[k] for k in ("schema", "digital_source_type", "pixel_sha256") if k in full
+            **{k: full[k] for k in ("schema", "digital_source_type", "pixel_sha256", "watermark") if k in full},
+            "c2pa": signed,
         }, **({"generation": record} if record else {})}, asset_id=asset_id)
 
     def save_model(
@@ -426,8 +463,11 @@ class TaskContext:
         workers: int | None = None,
         progress_message: str = "",
     ) -> list[R]:
-        """Apply a picklable top-level ``fn`` over items in a local process pool, in order."""
+        """Apply a picklable top-level ``fn`` over items, results in input order: as Ray tasks over
+        the cluster when the job runs under the Ray executor, else in a local process pool."""
         items = list(items)
+        if self._fanout is not None and len(items) > 1:
+            return self._fanout(self, fn, items, progress_message)
         n = workers or self.threads
         if n <= 1 or len(items) <= 1:
             out = []

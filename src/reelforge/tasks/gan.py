@@ -393,11 +393,13 @@ def walk(ctx: TaskContext, p: WalkParams) -> None:
     write_video(iter(frames), mp4, fps=p.fps)
     meta = {"model": m.id, "seeds": seeds, "fps": p.fps, "frames": len(frames), "truncation": p.truncation}
     base = f"walks/{m.model.name}/{ctx.job_id}"
-    ctx.result["video"] = ctx.save_asset(mp4, f"{base}.mp4", tags=["latent-walk", "generated"], meta=meta).id
+    ctx.result["video"] = ctx.save_asset(mp4, f"{base}.mp4", tags=["latent-walk", "generated"], meta=meta,
+                                         source_type=GENERATED).id
     if p.gif:
         gif = ctx.workdir / "walk.gif"
         write_gif(iter(frames), gif, fps=min(p.fps, 50))
-        ctx.result["gif"] = ctx.save_asset(gif, f"{base}.gif", tags=["latent-walk", "generated"], meta=meta).id
+        ctx.result["gif"] = ctx.save_asset(gif, f"{base}.gif", tags=["latent-walk", "generated"], meta=meta,
+                                           source_type=GENERATED).id
 
 
 # -- evaluate --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # IPTC digital source type: the content's picture with synthesised texture. (IPTC's closer
 # "compositeWithTrainedAlgorithmicMedia" is not in catalog.provenance.SOURCE_TYPES yet.)
-STYLISED = "compositeSynthetic"
+STYLISED = "compositeWithTrainedAlgorithmicMedia"  # IPTC: a real image changed by a trained model
 
 
 def _image(ctx: TaskContext, path: Path, what: str) -> np.ndarray:

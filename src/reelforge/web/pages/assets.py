@@ -220,7 +220,7 @@ def _provenance(page: Page, proj: Project, asset: Asset, datasets: list[Any], mo
         record = read_record(path, studio.settings.limits)
         if record is None:
             return None
-        v = page.guard.verification(verify(studio, path), proj.id, asset.name)
+        v = page.guard.verification(verify(studio, path, check_watermark=False), proj.id, asset.name)
     except (ReelforgeError, OSError):
         return None
     generation = asset.meta.get("generation") if isinstance(asset.meta.get("generation"), dict) else {}
