@@ -30,6 +30,8 @@ class Settings:
     max_attempts: int = 3
     retry_backoff_seconds: float = 2.0
     poll_seconds: float = 0.5  # how often an idle worker looks for work
+    # The Ray cluster `reelforge worker --executor ray` joins ("": RAY_ADDRESS, else a local Ray).
+    ray_address: str = ""
     default_project: str = "default"
     # Processes that check files in a big ingest (0: one per CPU; small ingests stay in-process).
     ingest_workers: int = 0

@@ -79,14 +79,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def worker(
-        n: int = typer.Option(1, "-n", "--workers", min=1, max=64, help="worker processes"),
+        n: int = typer.Option(1, "-n", "--workers", min=1, max=64, help="worker processes (local executor)"),
         drain: bool = typer.Option(False, help="exit when the queue is empty"),
         task: list[str] = typer.Option([], "--task", help="only run these tasks"),
+        executor: str = typer.Option("local", "--executor",
+                                     help="local: worker processes here; ray: each job runs as a Ray task on a cluster"),
+        ray_address: str | None = typer.Option(None, "--ray-address", help="Ray cluster to join (default: the "
+                                               "ray_address setting, then RAY_ADDRESS, else a local Ray)"),
+        in_flight: int | None = typer.Option(None, "--in-flight", min=1,
+                                             help="ray: jobs running at once (default: the cluster's CPUs)"),
     ) -> None:
-        """Run worker processes that take jobs from the queue."""
-        from reelforge.compute.worker import run_workers
+        """Run worker processes that take jobs from the queue (or feed them to a Ray cluster)."""
+        from reelforge.errors import InvalidInput
 
         s = studio()
+        if executor == "ray":
+            try:
+                from reelforge.compute.ray_executor import run_ray_worker
+            except ImportError:
+                raise InvalidInput("the ray executor needs Ray: pip install 'reelforge[ray]'") from None
+            console.print(f"feeding the Ray cluster at {ray_address or 'the configured address'} from {s.home} "
+                          "(Ctrl-C stops)")
+            run_ray_worker(str(s.home), address=ray_address, stop_when_idle=drain, tasks=task or None,
+                           max_in_flight=in_flight)
+            return
+        if executor != "local":
+            raise InvalidInput(f"unknown executor {executor!r} (local or ray)")
+        from reelforge.compute.worker import run_workers
+
         console.print(f"starting {n} worker(s) on {s.home} (Ctrl-C stops)")
         codes = run_workers(s.home, n, stop_when_idle=drain, tasks=task or None)
         if any(codes):

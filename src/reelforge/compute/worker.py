@@ -83,6 +83,11 @@ class Worker:
             s.execute(delete(WorkerRow).where(WorkerRow.id == self.id))
 
     # -- execution ---------------------------------------------------------------------------
+    def make_context(self, ctx: TaskContext) -> TaskContext:
+        """Where an executor adapts the context before the task sees it (the Ray executor gives it
+        a Ray fan-out for ``ctx.map``); the local worker uses it as it is."""
+        return ctx
+
     def execute(self, job: Job) -> JobStatus | Literal["lost"]:
         """Run one claimed attempt to its end; the job's resulting status ("lost": lease lost)."""
         try:
@@ -93,7 +98,7 @@ class Worker:
         s = self.studio
         reporter = Reporter(s.jobs, job, self.id)
         services = TaskServices(s.settings, s.assets, s.datasets, s.models, s.jobs)
-        ctx = TaskContext(services, job, spec, params, self.id, reporter)
+        ctx = self.make_context(TaskContext(services, job, spec, params, self.id, reporter))
         hb = _Heartbeat(s.settings.heartbeat_seconds, job, reporter)
         hb.start()
         status, error, retryable = JobStatus.SUCCEEDED, None, False
