@@ -137,6 +137,9 @@ def test_console_script_and_demo(tmp_path: Path) -> None:
     assert (outputs / "proxies" / "hubble_pan.mp4").is_file()
     assert (outputs / "analysis" / "the_last_reel.report.html").is_file()
     assert list((outputs / "walks" / "nebula-plates").glob("*.gif"))
+    assert list((outputs / "style").glob("astronaut.*.png"))
+    assert (outputs / "restored" / "hubble_reel.mp4").is_file()
+    assert (outputs / "restored" / "moon_scan.mask.png").is_file()
     proc = subprocess.run([str(exe), "--studio", str(tmp_path / "demo"), "--json", "jobs", "ls"],
                           capture_output=True, text=True, env=env)
     jobs = json.loads(proc.stdout)
