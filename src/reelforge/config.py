@@ -153,7 +153,9 @@ def load_settings(home: str | Path, overrides: dict[str, Any] | None = None) -> 
         limits.update(data.pop("limits", {}) or {})
         values.update(data)
     known = {f.name for f in fields(Settings)} - {"home", "limits"}
-    for name in known:
+    # The [server] table comes from reelforge.toml (and REELFORGE_SERVER_* in server/config.py) only:
+    # REELFORGE_SERVER is the CLI's remote-server URL, not this table.
+    for name in sorted(known - {"server"}):
         env = os.environ.get(ENV_PREFIX + name.upper())
         if env is not None and env != "":
             values[name] = env
