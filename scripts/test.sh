@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 # The whole suite exercises every extra (server, editorial, S3, Ray, ...), so install them all.
 REELFORGE_EXTRAS=${REELFORGE_EXTRAS:-all} bash scripts/bootstrap.sh
 .venv/bin/ruff check src tests benchmarks scripts
-exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=1200 "$@"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider --timeout=1200 --durations=25 "$@"
