@@ -72,6 +72,13 @@ def _after(col: Any, id_col: Any, order: str, value: Any, last_id: str) -> Any:
     return or_(col < value, and_(col == value, id_col < last_id))
 
 
+def _keys(col: Any, id_col: Any, order: str) -> list[Any]:
+    """ORDER BY the sort key, then the id as tie-break; never the id twice (SQLite then sorts the
+    index range it read in order again, in a temporary B-tree)."""
+    cols = [col] if col is id_col else [col, id_col]
+    return [c.asc() if order == "asc" else c.desc() for c in cols]
+
+
 class BrowseService:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -107,8 +114,7 @@ class BrowseService:
         if name:
             # The glob as a coarse SQL prefilter; the exact match happens below.
             q = q.where(AssetRow.name.like(glob_like(name), escape="\\"))
-        q = q.order_by(col.asc() if order == "asc" else col.desc(),
-                       AssetRow.id.asc() if order == "asc" else AssetRow.id.desc())
+        q = q.order_by(*_keys(col, AssetRow.id, order))
         after = _decode(cursor, sort, order) if cursor else None
         rows: list[AssetRow] = []
         with session_scope(self.db.ReadSession) as s:
@@ -145,8 +151,7 @@ class BrowseService:
             q = q.where(JobRow.task == task)
         if cursor:
             q = q.where(_after(col, JobRow.id, order, *_decode(cursor, sort, order)))
-        q = q.order_by(col.asc() if order == "asc" else col.desc(),
-                       JobRow.id.asc() if order == "asc" else JobRow.id.desc()).limit(limit + 1)
+        q = q.order_by(*_keys(col, JobRow.id, order)).limit(limit + 1)
         with session_scope(self.db.ReadSession) as s:
             rows = list(s.scalars(q))
             more = len(rows) > limit

@@ -55,6 +55,9 @@ class AssetRow(Base):
         Index("ix_assets_project_kind", "project_id", "kind"),
         Index("ix_assets_sha256", "sha256"),
         Index("ix_assets_job", "created_by_job"),
+        # asset pages: one project in id or newest-first order (migration 0006)
+        Index("ix_assets_project_id", "project_id", "id"),
+        Index("ix_assets_project_created", "project_id", "created_at", "id"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
