@@ -110,20 +110,28 @@ class Studio:
             return cls.open(home)
         if home.exists() and not home.is_dir():
             raise Conflict(f"{home} exists and is not a folder")
+        made_home = not home.exists()
         home.mkdir(parents=True, exist_ok=True)
-        settings = load_settings(home, overrides)
-        settings.write()
-        if settings.encryption:  # a new encrypted studio makes its key (unless REELFORGE_STUDIO_KEY is set)
-            from reelforge.storage.encrypted import load_studio_key, studio_key_path
+        before = set(home.iterdir())
+        try:
+            settings = load_settings(home, overrides)
+            settings.write()
+            if settings.encryption:  # a new encrypted studio makes its key (unless REELFORGE_STUDIO_KEY is set)
+                from reelforge.storage.encrypted import load_studio_key, studio_key_path
 
-            load_studio_key(studio_key_path(home, settings.key_file), create=True)
-        for sub in ("blobs", "cache"):
-            (home / sub).mkdir(exist_ok=True)
-        from reelforge.catalog.signing import create_identity
+                load_studio_key(studio_key_path(home, settings.key_file), create=True)
+            for sub in ("blobs", "cache"):
+                (home / sub).mkdir(exist_ok=True)
+            from reelforge.catalog.signing import create_identity
 
-        create_identity(home)  # keys/: the C2PA signing certificate and the watermark key
-        studio = cls(settings)
-        studio.projects.get(None)
+            create_identity(home)  # keys/: the C2PA signing certificate and the watermark key
+            studio = cls(settings)
+            studio.projects.get(None)
+        except BaseException:
+            # A bad blob store URL, missing credentials or a bad key: nothing is left behind, so the
+            # corrected command works (it used to answer "a studio already exists").
+            _remove_new(home, before, made_home)
+            raise
         return studio
 
     @classmethod
@@ -232,3 +240,19 @@ class Studio:
                 with contextlib.suppress(FileNotFoundError):  # its writer finished meanwhile
                     os.unlink(p)
         return result
+
+
+def _remove_new(home: Path, before: set[Path], made_home: bool) -> None:
+    """Undo a failed ``Studio.init``: what it created in ``home`` (and ``home`` if it made it)."""
+    import shutil
+
+    for p in set(home.iterdir()) - before:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    if made_home:
+        try:
+            home.rmdir()
+        except OSError:
+            pass
