@@ -15,8 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from reelforge.errors import InvalidInput, LimitExceeded, NotFound
-from reelforge.storage.base import CHUNK, SHA_RE, BlobInfo, check_meta_name
+from reelforge.errors import InvalidInput, NotFound
+from reelforge.storage.base import (
+    CHUNK,
+    SHA_RE,
+    BlobInfo,
+    check_meta_name,
+    stage_from_file,
+    stream_to_staging,
+)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -145,28 +152,8 @@ class LocalBlobStore:
     ) -> LocalStaged:
         """Stream ``src`` into a staging file while hashing it. With ``sync=False`` the bytes are
         not fsynced here: ``commit`` (or ``commit_many``, for a whole batch at once) does it."""
-        # Keep the suffix: some decoders and sniffers look at it (fountain vs plain text).
-        safe_suffix = suffix if suffix and len(suffix) <= 16 and "/" not in suffix else ""
-        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="stage-", suffix=safe_suffix)
-        path = Path(name)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise LimitExceeded(f"file is larger than the limit of {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fchmod(out.fileno(), 0o444)  # blobs are read-only; set here, not at commit
-                if sync:
-                    os.fsync(out.fileno())
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return LocalStaged(self, path, digest.hexdigest(), size, synced=sync)
+        path, sha, size = stream_to_staging(src, self.tmp, suffix, max_bytes, mode=0o444, sync=sync)
+        return LocalStaged(self, path, sha, size, synced=sync)
 
     def commit_many(self, staged: Sequence[LocalStaged]) -> list[BlobInfo]:
         """Commit a batch durably with a few syncs instead of two per blob.
@@ -197,20 +184,7 @@ class LocalBlobStore:
         return [BlobInfo(s.sha256, s.size, self._path(s.sha256).stat().st_mtime) for s in staged]
 
     def stage_file(self, path: Path, max_bytes: int | None = None) -> LocalStaged:
-        path = Path(path)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise NotFound(f"{path}: {exc.strerror}") from None
-        if max_bytes is not None and size > max_bytes:
-            raise LimitExceeded(f"{path.name}: {size} bytes is over the limit of {max_bytes}")
-        try:
-            with open(path, "rb") as src:
-                return self.stage_stream(src, suffix=path.suffix.lower(), max_bytes=max_bytes)
-        except IsADirectoryError:
-            raise InvalidInput(f"{path} is a directory") from None
-        except PermissionError:
-            raise InvalidInput(f"{path}: permission denied") from None
+        return stage_from_file(path, max_bytes, lambda src, suffix, limit: self.stage_stream(src, suffix, limit))
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         import io

@@ -48,8 +48,17 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlparse
 
-from reelforge.errors import InvalidInput, LimitExceeded, NotFound, ReelforgeError, Unavailable
-from reelforge.storage.base import CHUNK, SHA_RE, BlobInfo, CorruptBlob, StorageError, check_meta_name
+from reelforge.errors import InvalidInput, NotFound, ReelforgeError, Unavailable
+from reelforge.storage.base import (
+    CHUNK,
+    SHA_RE,
+    BlobInfo,
+    CorruptBlob,
+    StorageError,
+    check_meta_name,
+    stage_from_file,
+    stream_to_staging,
+)
 
 MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 16 * MiB
@@ -306,40 +315,11 @@ class S3BlobStore:
     ) -> S3Staged:
         """Stream ``src`` into a local staging file while hashing it. ``sync`` is accepted for
         the local store's callers; the upload at commit is what makes the blob durable."""
-        safe_suffix = suffix if suffix and len(suffix) <= 16 and "/" not in suffix else ""
-        fd, name = tempfile.mkstemp(dir=self.tmp, prefix="stage-", suffix=safe_suffix)
-        path = Path(name)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := src.read(CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise LimitExceeded(f"file is larger than the limit of {max_bytes} bytes")
-                    digest.update(chunk)
-                    out.write(chunk)
-                os.fchmod(out.fileno(), 0o400)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        return S3Staged(self, path, digest.hexdigest(), size)
+        path, sha, size = stream_to_staging(src, self.tmp, suffix, max_bytes)
+        return S3Staged(self, path, sha, size)
 
     def stage_file(self, path: Path, max_bytes: int | None = None) -> S3Staged:
-        path = Path(path)
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise NotFound(f"{path}: {exc.strerror}") from None
-        if max_bytes is not None and size > max_bytes:
-            raise LimitExceeded(f"{path.name}: {size} bytes is over the limit of {max_bytes}")
-        try:
-            with open(path, "rb") as src:
-                return self.stage_stream(src, suffix=path.suffix.lower(), max_bytes=max_bytes)
-        except IsADirectoryError:
-            raise InvalidInput(f"{path} is a directory") from None
-        except PermissionError:
-            raise InvalidInput(f"{path}: permission denied") from None
+        return stage_from_file(path, max_bytes, lambda src, suffix, limit: self.stage_stream(src, suffix, limit))
 
     def put_bytes(self, data: bytes) -> BlobInfo:
         return self.stage_stream(io.BytesIO(data)).commit()
