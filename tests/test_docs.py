@@ -227,7 +227,9 @@ def test_site_builds_strict_with_the_reference(site: Path) -> None:
     from reelforge.compute.registry import all_tasks
 
     assert (site / "getting-started.html").exists() and (site / "reference" / "api.html").exists()
-    for spec in all_tasks():  # every task is documented on its group's page, parameters and all
+    # Every product task is documented on its group's page, parameters and all. Tasks the test suite
+    # registers itself (tests.* modules, loaded by other test files in this process) are fixtures.
+    for spec in (t for t in all_tasks() if not t.fn.__module__.startswith("tests.")):
         html = (site / "reference" / "tasks" / f"{spec.name.split('.')[0]}.html").read_text(encoding="utf-8")
         assert f'id="{re.sub(r"[^a-z0-9]+", "-", spec.name)}"' in html
         for f in spec.param_fields():
