@@ -14,22 +14,9 @@ from sqlalchemy import insert, inspect
 from reelforge.db.models import AssetRow
 from reelforge.ids import new_id
 from reelforge.studio import Studio
-from tests.db.test_queue_plans import captured
+from tests.db.test_queue_plans import captured, plans
 
 FILLER = 20_000
-
-
-def plans(studio: Studio, statements: list[tuple[str, object]]) -> list[str]:
-    sqlite = studio.engine.dialect.name == "sqlite"
-    out = []
-    with studio.engine.connect() as conn:
-        for statement, params in statements:
-            if "FROM assets" not in statement:
-                continue
-            rows = conn.exec_driver_sql(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, params).all()
-            out.append("\n".join(str(r[-1] if sqlite else r[0]) for r in rows))
-        conn.rollback()
-    return out
 
 
 def add_assets(studio: Studio, project: str, n: int) -> None:
@@ -58,7 +45,7 @@ def test_asset_pages_use_an_index_in_order(studio: Studio, sort: str, order: str
     assert len(page.items) == 100
     with captured(studio) as next_sql:
         assert len(studio.browse.assets(main, sort=sort, order=order, limit=100, cursor=page.next_cursor).items) == 100
-    found = plans(studio, first_sql + next_sql)
+    found = plans(studio, first_sql + next_sql, table="FROM assets")
     assert found
     for plan in found:
         if studio.engine.dialect.name == "sqlite":

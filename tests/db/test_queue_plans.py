@@ -39,12 +39,13 @@ def captured(studio: Studio) -> Iterator[list[tuple[str, Any]]]:
         event.remove(studio.engine, "before_cursor_execute", grab)
 
 
-def plans(studio: Studio, statements: list[tuple[str, Any]]) -> list[str]:
+def plans(studio: Studio, statements: list[tuple[str, Any]], table: str = "jobs") -> list[str]:
+    """The plans of the captured statements that read ``table``, each EXPLAINed with its parameters."""
     sqlite = studio.engine.dialect.name == "sqlite"
     out = []
     with studio.engine.connect() as conn:
         for statement, params in statements:
-            if "jobs" not in statement:
+            if table not in statement:
                 continue
             rows = conn.exec_driver_sql(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, params).all()
             out.append("\n".join(str(r[-1] if sqlite else r[0]) for r in rows))
