@@ -84,10 +84,14 @@ def test_parallel_staging_gives_the_same_assets_as_serial(tmp_path: Path) -> Non
 def test_small_jpegs_are_their_own_thumbnails(tmp_path: Path) -> None:
     s = Studio.init(tmp_path / "studio")
     small = make_image(tmp_path / "small.jpg", (200, 120), fmt="JPEG")
+    near = make_image(tmp_path / "near.jpg", (384, 200), fmt="JPEG")  # 1.5x the box: still its own
+    over = make_image(tmp_path / "over.jpg", (385, 200), fmt="JPEG")
     big = make_image(tmp_path / "big.jpg", (900, 300), fmt="JPEG")
-    report = s.assets.add([small, big])
+    report = s.assets.add([small, near, over, big])
     by_name = {a.name: a for a in report.added}
     assert by_name["small.jpg"].thumb_sha256 == by_name["small.jpg"].sha256
+    assert by_name["near.jpg"].thumb_sha256 == by_name["near.jpg"].sha256
+    assert Image.open(s.blobs.local_path(by_name["over.jpg"].thumb_sha256)).size == (256, 133)  # type: ignore[attr-defined]
     thumb = Image.open(s.blobs.local_path(by_name["big.jpg"].thumb_sha256))  # type: ignore[attr-defined]
     assert thumb.format == "JPEG" and thumb.size == (256, 85)
     assert by_name["big.jpg"].thumb_sha256 != by_name["big.jpg"].sha256

@@ -74,7 +74,7 @@ class Staged:
     blob: StagedBlob
     info: dict[str, Any]
     thumb: StagedBlob | None = None  # a staged JPEG thumbnail or poster frame
-    thumb_is_blob: bool = False  # the file is its own thumbnail (a JPEG that fits the box)
+    thumb_is_blob: bool = False  # the file is its own thumbnail (a small JPEG: see probe)
     raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
     asset_id: str | None = None
 

@@ -74,7 +74,8 @@ _ESTIMATED_DURATION_FORMATS = {"mp3", "aac", "ogg", "ts"}
 _TAIL_AUDIO_SECONDS = 2.0
 # Where the poster frame of a video is taken, as a fraction of its length (as ``poster_frame``).
 _POSTER_AT = 0.1
-# A JPEG that already fits the thumbnail box is its own thumbnail, up to this many bytes.
+# A JPEG that fits the thumbnail box, or this times the box, is its own thumbnail, up to this many bytes.
+_SELF_THUMB_MAX_SCALE = 1.5
 _SELF_THUMB_MAX_BYTES = 128 * 1024
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _ORIENT = {
@@ -103,8 +104,8 @@ def probe_with_thumbnail(
 
     The validation is exactly ``probe``'s (the same files pass); the thumbnail is cut from the frame
     that validation decoded: a JPEG's DCT-scaled decode, a PNG's or GIF's first frame, the video's
-    frame 10% in (the end of the one GOP validation decodes). A JPEG that already fits the box is
-    its own thumbnail (its bytes are returned).
+    frame 10% in (the end of the one GOP validation decodes). A JPEG of at most 1.5 times the box
+    and 128 KiB is its own thumbnail (its bytes are returned).
     """
     if size < 1:
         raise InvalidInput(f"thumbnail size must be positive, got {size}")
@@ -221,17 +222,21 @@ def _probe_image(
             budget.reserve(planned, _frames_of(n_frames, width, height))  # before any frame is decoded
         # Only now: for a PNG, getexif() decodes the first frame to reach chunks after the pixels.
         orientation = im.getexif().get(0x0112)
+        # A small JPEG is its own thumbnail: one that fits the box, or is at most half again as big
+        # and light (the browser scales it; a second blob, a resize and an encode cost more than
+        # everything else ingest does for a file this small).
+        self_thumb = (
+            thumb_size is not None and layout is not None and n_frames == 1
+            and max(width, height) <= thumb_size * _SELF_THUMB_MAX_SCALE
+            and mode in ("RGB", "L") and (orientation or 1) == 1
+            and "icc_profile" not in im.info and size <= _SELF_THUMB_MAX_BYTES
+        )
         if layout is not None and n_frames == 1:
             # DCT scaling (1/2..1/8) still entropy-decodes every coefficient of every scan: the
             # whole file is read and checked, but the IDCT and colour work shrink up to 64 times.
             # (Not for MPO: Pillow keeps the scale across frames while their tiles stay full-size.)
-            wanted = fit_size(width, height, thumb_size) if thumb_size else (1, 1)
+            wanted = fit_size(width, height, thumb_size) if thumb_size and not self_thumb else (1, 1)
             im.draft(mode, wanted)
-        self_thumb = (
-            thumb_size is not None and layout is not None and n_frames == 1 and width <= thumb_size
-            and height <= thumb_size and mode in ("RGB", "L") and (orientation or 1) == 1
-            and "icc_profile" not in im.info and size <= _SELF_THUMB_MAX_BYTES
-        )
         total_ms = 0.0
         for index in range(n_frames):
             if index:

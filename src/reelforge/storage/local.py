@@ -46,6 +46,11 @@ def _fsync_file(path: Path) -> None:
 # system is far cheaper than thousands of journal commits (it also flushes others' dirty data).
 _SYNCFS_FROM = 16
 _THREADED_FROM = 256  # blobs from which commit_many renames in a few threads
+_RENAME_THREADS = 4
+
+
+def _place_all(staged: Sequence[LocalStaged]) -> list[tuple[str, bool]]:
+    return [s._place() for s in staged]
 
 
 def _syncfs(path: Path) -> bool:
@@ -82,16 +87,22 @@ class LocalStaged:
             self.synced = True
         final, renamed = self._place()
         if renamed:
-            _fsync_dir(final.parent)
-        return BlobInfo(self.sha256, self.size, final.stat().st_mtime)
+            _fsync_dir(Path(final).parent)
+        return BlobInfo(self.sha256, self.size, os.stat(final).st_mtime)
 
-    def _place(self) -> tuple[Path, bool]:
-        """Move the (already durable) staged bytes under their hash; True when a rename happened."""
+    def _place(self) -> tuple[str, bool]:
+        """Move the (already durable) staged bytes under their hash; True when a rename happened.
+        (String paths: ingest places thousands of blobs per commit, and pathlib costs more than
+        the rename.)"""
         if self._done:
             raise RuntimeError("staged blob already committed or discarded")
         self._done = True
-        final = self.store._path(self.sha256)
-        if final.exists() and self.store._intact(final, self.sha256, self.size):
+        final = self.store._spath(self.sha256)
+        try:
+            st = os.stat(final)
+        except FileNotFoundError:
+            st = None
+        if st is not None and st.st_size == self.size and self.store.verify(self.sha256):
             # Dedup: same content already stored.
             self.path.unlink(missing_ok=True)
             return final, False
@@ -100,7 +111,7 @@ class LocalStaged:
         try:
             os.replace(self.path, final)
         except FileNotFoundError:  # its folder is not there yet (see prepare)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
             os.replace(self.path, final)
         return final, True
 
@@ -108,10 +119,14 @@ class LocalStaged:
         """Create the folder the blob will be committed into. Ingest workers call this while
         checking files, so the commit (one process, for the whole batch) only renames; an empty
         folder left by a refused ingest is harmless."""
-        folder = self.store._path(self.sha256).parent
-        if not folder.is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
-            self._prepared = True
+        folder = os.path.dirname(self.store._spath(self.sha256))
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            return
+        except FileNotFoundError:  # its parent is new too
+            os.makedirs(folder, exist_ok=True)
+        self._prepared = True
 
     def discard(self) -> None:
         if not self._done:
@@ -138,6 +153,7 @@ class LocalBlobStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
         self.url = f"file://{self.root}"
+        self._root_s = str(self.root)
         self.tmp = self.root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
 
@@ -145,6 +161,12 @@ class LocalBlobStore:
         if not SHA_RE.match(sha256):
             raise InvalidInput(f"not a sha256 digest: {sha256!r}")
         return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def _spath(self, sha256: str) -> str:
+        """``_path`` as a string, for loops over thousands of blobs."""
+        if not SHA_RE.match(sha256):
+            raise InvalidInput(f"not a sha256 digest: {sha256!r}")
+        return os.path.join(self._root_s, sha256[:2], sha256[2:4], sha256)
 
     # -- writes ------------------------------------------------------------------------------
     def stage_stream(
@@ -170,18 +192,20 @@ class LocalBlobStore:
         for s in todo:
             s.synced = True
         if len(todo) >= _THREADED_FROM:
-            # Renames are system calls that release the GIL: a few threads overlap their waits.
-            with ThreadPoolExecutor(max_workers=4) as pool:
-                placed = list(pool.map(LocalStaged._place, todo))
+            # Renames are system calls that release the GIL: a few threads, each over a slice (not
+            # a future per blob, whose bookkeeping costs as much as the rename), overlap their waits.
+            slices = [todo[i::_RENAME_THREADS] for i in range(_RENAME_THREADS)]
+            with ThreadPoolExecutor(max_workers=_RENAME_THREADS) as pool:
+                placed = [p for part in pool.map(_place_all, slices) for p in part]
         else:
-            placed = [s._place() for s in todo]
-        folders = {final.parent for final, renamed in placed if renamed}
+            placed = _place_all(todo)
+        folders = {os.path.dirname(final) for final, renamed in placed if renamed}
         if batch:
             _syncfs(self.root)
         else:
             for folder in sorted(folders):
-                _fsync_dir(folder)
-        return [BlobInfo(s.sha256, s.size, self._path(s.sha256).stat().st_mtime) for s in staged]
+                _fsync_dir(Path(folder))
+        return [BlobInfo(s.sha256, s.size, os.stat(self._spath(s.sha256)).st_mtime) for s in staged]
 
     def stage_file(self, path: Path, max_bytes: int | None = None) -> LocalStaged:
         return stage_from_file(path, max_bytes, lambda src, suffix, limit: self.stage_stream(src, suffix, limit))
