@@ -72,9 +72,10 @@ def test_preset_on_hubble_crops_passes_the_health_checks() -> None:
     for name in ("diversity", "near_duplicates", "finest_frequency_power", "spectral_spikes", "position_lock",
                  "colour_mean", "saturation", "memorisation"):
         assert report[name].passed, _why(report)
-    # SWD: the bound is 2x the real-vs-real floor; this CPU budget reaches 2.1-2.3x on these
-    # crops (see docs/benchmarks.md, gan_fewshot), so the test holds the line there, not at 2.0.
-    assert report["swd"].value <= 2.6, _why(report)
+    # And SWD at the bound, 2x the real-vs-real floor: the 32 px stationary preset measured
+    # 1.55x on this seed (1.73x and 1.60x on seeds 0 and 1; see choose_preset).
+    assert report["swd"].value <= 2.0, _why(report)
+    assert report.passed, _why(report)
 
 
 @pytest.mark.timeout(900)
