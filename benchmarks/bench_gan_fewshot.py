@@ -188,7 +188,8 @@ def step_flops(cfg: GANConfig, images: np.ndarray) -> tuple[int, int]:
 # --------------------------------------------------------------------------------------- ablation
 ABLATION: list[tuple[str, str, dict[str, Any]]] = [
     ("new: preset `stationary`", "stationary", {}),
-    ("new, one 3x3 conv per stage (not two)", "stationary", {"stage_layers": 1}),
+    ("new, two 3x3 convs per stage (not one)", "stationary", {"stage_layers": 2}),
+    ("new, D learning rate equal to G's (2e-4, not 4e-4)", "stationary", {"lr_d": 2e-4}),
     ("new, colour jitter in DiffAugment", "stationary", {"diffaug": "color,translation,cutout"}),
     ("new, batch-norm G with EMA statistics copied from G", "stationary", {"g_norm": "batch", "ema_bn": "copy"}),
     ("new, batch-norm G with standing EMA statistics", "stationary", {"g_norm": "batch", "ema_bn": "standing"}),
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=40, help="steps per overhead round")
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--ablation-steps", type=int, default=1200, help="the 32 px CPU preset's run length")
+    ap.add_argument("--ablation-steps", type=int, default=1800, help="the 32 px CPU preset's run length")
     ap.add_argument("--ablation-base", type=int, default=16, help="base_channels of the 32 px ablation models")
     ap.add_argument("--skip-ablation", action="store_true")
     ap.add_argument("--no-write", action="store_true")
