@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=40, help="steps per overhead round")
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--ablation-steps", type=int, default=1800, help="the 32 px CPU preset's run length")
+    ap.add_argument("--ablation-steps", type=int, default=3600, help="the 32 px CPU preset's run length")
     ap.add_argument("--ablation-base", type=int, default=16, help="base_channels of the 32 px ablation models")
     ap.add_argument("--skip-ablation", action="store_true")
     ap.add_argument("--no-write", action="store_true")
