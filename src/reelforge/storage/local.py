@@ -98,11 +98,7 @@ class LocalStaged:
             raise RuntimeError("staged blob already committed or discarded")
         self._done = True
         final = self.store._spath(self.sha256)
-        try:
-            st = os.stat(final)
-        except FileNotFoundError:
-            st = None
-        if st is not None and st.st_size == self.size and self.store.verify(self.sha256):
+        if self.store._intact(final, self.sha256, self.size):
             # Dedup: same content already stored.
             self.path.unlink(missing_ok=True)
             return final, False
@@ -158,12 +154,10 @@ class LocalBlobStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     def _path(self, sha256: str) -> Path:
-        if not SHA_RE.match(sha256):
-            raise InvalidInput(f"not a sha256 digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return Path(self._spath(sha256))
 
     def _spath(self, sha256: str) -> str:
-        """``_path`` as a string, for loops over thousands of blobs."""
+        """Where a blob lives, as a string (for loops over thousands of blobs)."""
         if not SHA_RE.match(sha256):
             raise InvalidInput(f"not a sha256 digest: {sha256!r}")
         return os.path.join(self._root_s, sha256[:2], sha256[2:4], sha256)
@@ -263,9 +257,9 @@ class LocalBlobStore:
         """The stored copy is what committing these bytes would write (else a commit repairs it)."""
         return self._intact(self._path(sha256), sha256, size)
 
-    def _intact(self, path: Path, sha256: str, size: int) -> bool:
+    def _intact(self, path: str | Path, sha256: str, size: int) -> bool:
         try:
-            if path.stat().st_size != size:
+            if os.stat(path).st_size != size:
                 return False
         except FileNotFoundError:
             return False

@@ -3,8 +3,8 @@ held-out real images, on stationary data (the demo's Hubble crops) and on object
 faces), while the old demo configuration fails them (tests/vision/gan/test_health.py).
 
 Each test trains the preset's own run (its steps, width, batch) at 32 px on one CPU thread: about
-three minutes for the Hubble crops and one for the faces on a quiet 2-core machine. The sample sheets beside the real images are written to
-build/gan-quality/ for review.
+three minutes for the Hubble crops and one for the faces on a quiet 2-core machine. The sample
+sheets beside the real images are written to build/gan-quality/ for review.
 """
 
 from __future__ import annotations
