@@ -37,6 +37,9 @@ class Settings:
     ingest_workers: int = 0
     # Queue a ``media.proxies`` job for the videos each ``reelforge add`` adds (it runs on a worker).
     ingest_video_proxies: bool = True
+    # Big PNGs (over 4x the thumbnail's pixels) get their thumbnail from a ``media.thumbnails`` job
+    # queued by each ``reelforge add``, not in the ingest path (their check does not decode them).
+    ingest_defer_thumbnails: bool = True
     limits: MediaLimits = field(default_factory=MediaLimits)
     # The studio server's settings (a [server] table: host, port, trusted_proxies, ...; see server/config.py).
     server: dict[str, Any] = field(default_factory=dict)
@@ -91,7 +94,7 @@ class Settings:
 
 _INT_FIELDS = {"worker_concurrency", "max_attempts", "ingest_workers"}
 _FLOAT_FIELDS = {"lease_seconds", "heartbeat_seconds", "retry_backoff_seconds", "poll_seconds"}
-_BOOL_FIELDS = {"ingest_video_proxies", "encryption"}
+_BOOL_FIELDS = {"ingest_video_proxies", "ingest_defer_thumbnails", "encryption"}
 _NAME_PATH_FIELDS = {"diffusion_models"}
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 

@@ -151,9 +151,15 @@ class Studio:
     def ingest(self, paths: Any, *, project: str | None = None, **kw: Any) -> IngestReport:
         """``assets.add`` (what ``reelforge add`` runs), then the derived work queued as jobs, never
         done in the ingest path: a ``media.proxies`` job for the videos added, unless
-        ``settings.ingest_video_proxies`` is off. Their ids are in ``report.jobs``. (Wired here: the
-        asset service must not know the job service.)"""
+        ``settings.ingest_video_proxies`` is off, and a ``media.thumbnails`` job for the images added
+        without a thumbnail (big PNGs, unless ``settings.ingest_defer_thumbnails`` is off). Their
+        ids are in ``report.jobs``. (Wired here: the asset service must not know the job service.)"""
+        kw.setdefault("defer_thumbnails", self.settings.ingest_defer_thumbnails)
         report = self.assets.add(paths, project=project, **kw)
+        unthumbed = [a.id for a in report.added if a.kind == "image" and not a.thumb_sha256]
+        if unthumbed:
+            job = self.jobs.submit("media.thumbnails", {"assets": unthumbed}, project=project)
+            report.jobs.append(job.id)
         videos = [a.id for a in report.added if a.kind == "video"]
         if videos and self.settings.ingest_video_proxies:
             job = self.jobs.submit("media.proxies", {"assets": videos}, project=project)

@@ -35,7 +35,7 @@ from reelforge.catalog.staging import (
 from reelforge.catalog.walk import Collected, collect, collect_files  # noqa: F401 (re-exported)
 from reelforge.db.engine import session_scope
 from reelforge.db.models import AssetRow, AssetTagRow
-from reelforge.errors import InvalidInput, NotFound
+from reelforge.errors import InvalidInput, MediaError, NotFound
 from reelforge.ids import id_kind, new_id
 from reelforge.storage.export import copy_stream, write_file
 
@@ -125,9 +125,12 @@ class AssetService:
         follow_symlinks: bool = False,
         on_progress: Callable[[IngestProgress], None] | None = None,
         workers: int | None = None,
+        defer_thumbnails: bool = False,
     ) -> IngestReport:
         """Ingest files and folders. Raises on the first bad file unless ``skip_invalid``.
         Symlinks leading out of a folder given are refused unless ``follow_symlinks``.
+        With ``defer_thumbnails``, big PNGs are added without a thumbnail (their check does not
+        decode them; ``set_thumbnail`` adds it later: ``Studio.ingest`` queues the job).
 
         ``progress(done, total, message)`` counts files; ``on_progress`` gets files and bytes.
         ``workers`` caps the processes that check files (default: ``settings.ingest_workers``,
@@ -165,6 +168,7 @@ class AssetService:
         staged = stage_files(
             self.blobs, files, self.settings.limits, safe_name, skip_invalid=skip_invalid,
             workers=plan_workers(files, sizes, workers or default_workers()), progress=tick, sizes=sizes,
+            defer_thumbnails=defer_thumbnails,
         )
         report.rejected.extend(staged.rejected)
         pending = staged.staged
@@ -265,6 +269,19 @@ class AssetService:
             loaded = {a.id: a for a in load_assets(s, {r.id: r for r in old_dups}.values())}
             report.duplicates.extend(_dup(loaded[r.id]) for r in old_dups)
             report.duplicates.extend(_dup(_new_asset(r, tags)) for r in new_dups)
+
+    def set_thumbnail(self, asset_id: str, data: bytes) -> Asset:
+        """Store a JPEG thumbnail for an asset that was added without one (a derived job made it)."""
+        if not data.startswith(b"\xff\xd8\xff"):
+            raise MediaError(f"thumbnail for {asset_id} is not a JPEG")
+        info = self.blobs.put_bytes(data)
+        with session_scope(self.db.Session) as s:
+            row = s.get(AssetRow, asset_id)
+            if row is None:
+                raise NotFound(f"asset {asset_id!r} not found")
+            row.thumb_sha256 = info.sha256
+            s.flush()
+            return load_assets(s, [row])[0]
 
     @staticmethod
     def _merge_tags_many(s: Session, asset_ids: Sequence[str], tags: Sequence[str]) -> None:

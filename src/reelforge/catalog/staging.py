@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 THUMB_SIZE = 256
+# With ``defer_thumbnails``, a PNG over this many pixels (4x the thumbnail box) gets no thumbnail in
+# the ingest path: its complete check inflates the image data without unfiltering it, and a full
+# decode just for the thumbnail would cost several times the check. A derived job makes it later.
+DEFER_THUMB_FROM_PIXELS = 4 * THUMB_SIZE * THUMB_SIZE
 # Serial work below this estimate (seconds) is not worth starting worker processes for.
 _PARALLEL_FROM_SECONDS = 0.5
 # Rough costs for that estimate: a fixed part per file, and bytes at the rate they are checked:
@@ -75,6 +79,7 @@ class Staged:
     info: dict[str, Any]
     thumb: StagedBlob | None = None  # a staged JPEG thumbnail or poster frame
     thumb_is_blob: bool = False  # the file is its own thumbnail (a small JPEG: see probe)
+    thumb_deferred: bool = False  # an image whose thumbnail is left to a derived job
     raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
     asset_id: str | None = None
 
@@ -102,10 +107,12 @@ class StageResult:
 
 
 def stage_one(
-    blobs: BlobStore, src: Path, raw_name: str, name: str, limits: MediaLimits, *, sync: bool = True
+    blobs: BlobStore, src: Path, raw_name: str, name: str, limits: MediaLimits, *, sync: bool = True,
+    defer_thumbnails: bool = False,
 ) -> Staged:
     """Stage, validate and thumbnail one file (``name``: its checked catalog name); raises a
-    ReelforgeError naming the file by its own name."""
+    ReelforgeError naming the file by its own name. With ``defer_thumbnails``, images whose
+    thumbnail would cost a decode of its own (see DEFER_THUMB_FROM_PIXELS) are only checked."""
     from reelforge.media import is_document, probe_document, probe_with_thumbnail
 
     blob = _stage_source(blobs, src, limits.max_bytes, sync)
@@ -116,7 +123,8 @@ def stage_one(
         if is_document(blob.path, name):
             info = probe_document(blob.path, name, limits).to_dict()
         else:
-            media, data = probe_with_thumbnail(blob.path, limits, THUMB_SIZE)
+            defer_from = DEFER_THUMB_FROM_PIXELS if defer_thumbnails else None
+            media, data = probe_with_thumbnail(blob.path, limits, THUMB_SIZE, defer_from_pixels=defer_from)
             info = media.to_dict()
         same = data is not None and len(data) == blob.size and hashlib.sha256(data).hexdigest() == blob.sha256
         if data is not None and not same:
@@ -133,7 +141,9 @@ def stage_one(
     except BaseException:
         blob.discard()
         raise
-    return Staged(src, name, blob, info, thumb, thumb_is_blob=same, raw_name=raw_name_bytes(raw_name))
+    deferred = data is None and info.get("kind") == "image"
+    return Staged(src, name, blob, info, thumb, thumb_is_blob=same, thumb_deferred=deferred,
+                  raw_name=raw_name_bytes(raw_name))
 
 
 def _stage_bytes(blobs: BlobStore, data: bytes, sync: bool) -> StagedBlob:
@@ -175,7 +185,7 @@ Outcome = tuple[int, "Staged | ReelforgeError"]
 
 def _run_chunk(
     blobs: BlobStore, items: Sequence[Item], limits: MediaLimits, skip_invalid: bool, sync: bool,
-    stop: Callable[[], bool],
+    stop: Callable[[], bool], defer_thumbnails: bool = False,
 ) -> list[Outcome]:
     """Stage a chunk; without ``skip_invalid`` the first refusal discards the chunk's files and is
     its only outcome. Any other exception also discards them before it propagates."""
@@ -187,7 +197,8 @@ def _run_chunk(
             try:
                 if isinstance(name, ReelforgeError):
                     raise name
-                out.append((index, stage_one(blobs, src, raw_name, name, limits, sync=sync)))
+                out.append((index, stage_one(blobs, src, raw_name, name, limits, sync=sync,
+                                             defer_thumbnails=defer_thumbnails)))
             except ReelforgeError as exc:
                 if not skip_invalid:
                     _discard(out)
@@ -212,16 +223,18 @@ def _discard(outcomes: Sequence[Outcome]) -> None:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(blob_url: str, limits: dict[str, Any], stop: Event) -> None:
+def _init_worker(blob_url: str, limits: dict[str, Any], stop: Event, defer_thumbnails: bool = False) -> None:
     from reelforge.media.limits import MediaLimits
     from reelforge.storage import open_blob_store
 
-    _WORKER.update(blobs=open_blob_store(blob_url), limits=MediaLimits.from_dict(limits), stop=stop)
+    _WORKER.update(blobs=open_blob_store(blob_url), limits=MediaLimits.from_dict(limits), stop=stop,
+                   defer=defer_thumbnails)
 
 
 def _worker_chunk(items: Sequence[Item], skip_invalid: bool) -> list[Outcome]:
     stop: Event = _WORKER["stop"]
-    return _run_chunk(_WORKER["blobs"], items, _WORKER["limits"], skip_invalid, False, stop.is_set)
+    return _run_chunk(_WORKER["blobs"], items, _WORKER["limits"], skip_invalid, False, stop.is_set,
+                      _WORKER["defer"])
 
 
 def default_workers() -> int:
@@ -275,6 +288,7 @@ def stage_files(
     workers: int = 1,
     progress: Callable[[IngestProgress], None] | None = None,
     sizes: Sequence[int] | None = None,
+    defer_thumbnails: bool = False,
 ) -> StageResult:
     """Stage every file (see the module docstring). Raises the first refusal, in the files' order
     as far as it is known, unless ``skip_invalid``; then nothing of this call is left in staging.
@@ -290,7 +304,7 @@ def stage_files(
         try:
             for item in items:
                 tracker.starting(item)
-                got = _run_chunk(blobs, [item], limits, skip_invalid, batch_sync, lambda: False)
+                got = _run_chunk(blobs, [item], limits, skip_invalid, batch_sync, lambda: False, defer_thumbnails)
                 outcomes.extend(got)
                 tracker.finished(got)
                 if got and isinstance(got[0][1], ReelforgeError) and not skip_invalid:
@@ -300,7 +314,8 @@ def stage_files(
             raise
         return _result(outcomes, files, skip_invalid)
     chunks = _chunks(items, sizes, workers)
-    return _stage_parallel(blobs, chunks, files, limits, skip_invalid, min(workers, len(chunks)), tracker)
+    return _stage_parallel(blobs, chunks, files, limits, skip_invalid, min(workers, len(chunks)), tracker,
+                           defer_thumbnails)
 
 
 def _stage_parallel(
@@ -311,6 +326,7 @@ def _stage_parallel(
     skip_invalid: bool,
     workers: int,
     tracker: _Tracker,
+    defer_thumbnails: bool = False,
 ) -> StageResult:
     ctx = multiprocessing.get_context("spawn")
     stop = ctx.Event()
@@ -320,7 +336,7 @@ def _stage_parallel(
     refused = broken = False
     pool = cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(blobs.url, limits.to_dict(), stop),
+        initargs=(blobs.url, limits.to_dict(), stop, defer_thumbnails),
     )
 
     def finish(i: int, got: list[Outcome]) -> None:
@@ -358,7 +374,7 @@ def _stage_parallel(
                 i = queue.pop()
                 for item in chunks[i]:
                     tracker.starting(item)
-                finish(i, _run_chunk(blobs, chunks[i], limits, skip_invalid, False, stop.is_set))
+                finish(i, _run_chunk(blobs, chunks[i], limits, skip_invalid, False, stop.is_set, defer_thumbnails))
             elif inflight:
                 cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
     except BaseException:

@@ -368,6 +368,11 @@ class TaskContext:
         self.outputs.append(asset.id)
         return asset
 
+    def set_thumbnail(self, ref: str, data: bytes) -> Asset:
+        """Give an input asset (added without one: see ``Studio.ingest``) its JPEG thumbnail."""
+        asset = self.asset(ref).asset
+        return self._svc.assets.set_thumbnail(asset.id, data)
+
     def save_image(
         self,
         image: Image.Image,

@@ -46,13 +46,13 @@ from reelforge.media._av import (
     video_stream,
 )
 from reelforge.media._jpeg import read_layout as read_jpeg_layout
+from reelforge.media._png import PngCheck, check_png
 from reelforge.media.images import (
     check_image_size,
     convert_mode,
     decoding,
     jpeg_bytes,
     open_image,
-    png_header,
 )
 from reelforge.media.info import MediaInfo
 from reelforge.media.limits import DecodeBudget, MediaLimits, check_pixel_rate
@@ -98,7 +98,7 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
 
 
 def probe_with_thumbnail(
-    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256
+    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256, *, defer_from_pixels: int | None = None
 ) -> tuple[MediaInfo, bytes | None]:
     """``probe`` plus a JPEG thumbnail (images) or poster frame (video), from the same single decode.
 
@@ -106,18 +106,24 @@ def probe_with_thumbnail(
     that validation decoded: a JPEG's DCT-scaled decode, a PNG's or GIF's first frame, the video's
     frame 10% in (the end of the one GOP validation decodes). A JPEG of at most 1.5 times the box
     and 128 KiB is its own thumbnail (its bytes are returned).
+
+    A PNG's check inflates its image data without decoding it (see ``_png``): its thumbnail costs a
+    decode of its own, which ``defer_from_pixels`` skips for PNGs over that many pixels (the
+    thumbnail is then None, for a later job to make).
     """
     if size < 1:
         raise InvalidInput(f"thumbnail size must be positive, got {size}")
-    return _probe(Path(path), limits, size)
+    return _probe(Path(path), limits, size, defer_from_pixels)
 
 
-def _probe(path: Path, limits: MediaLimits, thumb_size: int | None) -> tuple[MediaInfo, bytes | None]:
+def _probe(
+    path: Path, limits: MediaLimits, thumb_size: int | None, defer_from_pixels: int | None = None
+) -> tuple[MediaInfo, bytes | None]:
     sniffed = sniff(path, limits)
     size = path.stat().st_size
     thumb: bytes | None = None
     if sniffed.kind == "image":
-        info, thumb = _probe_image(path, sniffed, size, limits, thumb_size)
+        info, thumb = _probe_image(path, sniffed, size, limits, thumb_size, defer_from_pixels)
     elif sniffed.kind in ("video", "audio"):
         info, thumb = _probe_av(path, sniffed, size, limits, thumb_size)
     else:
@@ -195,17 +201,23 @@ def _check_frame_count(n_frames: int, name: str, limits: MediaLimits) -> None:
 
 
 def _probe_image(
-    path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, thumb_size: int | None = None
+    path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, thumb_size: int | None = None,
+    defer_from_pixels: int | None = None,
 ) -> tuple[MediaInfo, bytes | None]:
     name = path.name
     budget = DecodeBudget(name, limits)
     layout = read_jpeg_layout(path, name) if sniffed.format == "jpeg" else None
     if sniffed.format == "png":
-        # Before Pillow opens it: opening an APNG already allocates a full canvas.
-        width, height, n_frames = png_header(path, name)
-        check_image_size((width, height), name, limits)
+        # Before Pillow opens it (opening an APNG already allocates a full canvas): sizes from the
+        # header, then, for a still PNG, the complete check: every chunk's CRC and the whole image
+        # stream inflated and its structure checked. That is the validation, thumbnail or not.
+        png = check_png(path, name, limits)
+        width, height, n_frames = png.width, png.height, png.frames
         _check_frame_count(n_frames, name, limits)
         budget.reserve(n_frames * width * height, _frames_of(n_frames, width, height))
+        deferred = defer_from_pixels is not None and width * height > defer_from_pixels
+        if n_frames == 1 and (thumb_size is None or deferred):
+            return _png_info(png, sniffed, size), None
     thumb: bytes | None = None
     with open_image(path, limits, sniffed) as im, decoding(name):
         width, height = im.size
@@ -268,6 +280,17 @@ def _probe_image(
         info.duration = total_ms / 1000.0
         info.fps = n_frames / info.duration
     return info, thumb
+
+
+def _png_info(png: PngCheck, sniffed: Sniffed, size: int) -> MediaInfo:
+    """What a still PNG's check tells (the same as Pillow would: mode from the same table)."""
+    info = MediaInfo(
+        kind="image", format=sniffed.format, mime=sniffed.mime, size_bytes=size, width=png.width,
+        height=png.height, mode=png.mode, frames=1, extra={"animated": False, "has_alpha": png.has_alpha},
+    )
+    if png.orientation:
+        info.extra["exif_orientation"] = int(png.orientation)
+    return info
 
 
 def _check_jpeg_end(path: Path, im: Image.Image, name: str, scale: int = 1) -> None:

@@ -220,3 +220,41 @@ def proxies(ctx: TaskContext, p: BatchProxyParams) -> None:
         saved.append(ctx.save_asset(Path(out), f"proxies/{stem}{Path(out).suffix}", tags=["proxy"],
                                     meta={"proxy_of": a.id}).id)
     ctx.result["proxies"] = saved
+
+
+class ThumbnailParams(Params):
+    assets: list[str] = Field(min_length=1, description="image assets to make thumbnails of")
+    workers: int | None = Field(None, ge=1, le=64, description="processes (default: worker_concurrency)")
+
+
+def _thumbnail_one(job: tuple[str, dict]) -> bytes:
+    """Runs in a pool process: the thumbnail ingest would have made (the same check and decode)."""
+    from reelforge.catalog.staging import THUMB_SIZE
+    from reelforge.media import MediaLimits, probe_with_thumbnail
+
+    src, limits = job
+    _, data = probe_with_thumbnail(Path(src), MediaLimits.from_dict(limits), THUMB_SIZE)
+    if data is None:
+        raise InvalidInput(f"{Path(src).name}: no thumbnail can be made of it")
+    return data
+
+
+@task(
+    "media.thumbnails",
+    params=ThumbnailParams,
+    inputs={"assets": "assets"},
+    outputs=(),
+    resources=Resources(cpus=2),
+    description="Thumbnails ingest left to a job (big PNGs: checked whole, but not decoded, on the way in)",
+)
+def thumbnails(ctx: TaskContext, p: ThumbnailParams) -> None:
+    inputs = [ctx.asset(r) for r in p.assets]
+    wrong = [a.id for a in inputs if a.kind != "image"]
+    if wrong:
+        raise InvalidInput(f"thumbnails are made of images; {wrong[0]} is not one")
+    limits = ctx.limits.to_dict()
+    made = ctx.map(_thumbnail_one, [(str(a.path), limits) for a in inputs], workers=p.workers,
+                   progress_message="making thumbnails")
+    for a, data in zip(inputs, made, strict=True):
+        ctx.set_thumbnail(a.id, data)
+    ctx.result["thumbnails"] = len(made)

@@ -93,7 +93,10 @@ def _ingest(c: Ctx, project_id: str, up: uploads.Upload) -> tuple[dict[str, Any]
             raise InvalidInput("meta must be a JSON object")
     _declared_type_agrees(c, up)
     try:
-        report = c.studio.ingest(up.path, project=project_id, tags=tags, meta=meta, name=name)
+        # One file someone waits on in a gallery: its thumbnail now, whatever its size (a job for
+        # it would leave a placeholder until a worker comes round).
+        report = c.studio.ingest(up.path, project=project_id, tags=tags, meta=meta, name=name,
+                                 defer_thumbnails=False)
     except ReelforgeError as exc:
         # The checks name the file they read: the server's temporary copy. Say the upload's name
         # (the path says nothing to the caller and something about the server).
