@@ -523,7 +523,7 @@ Reading these: within target in this run: {met}; over it: {missed}. Clips demux 
 interval. For stills and small files the validation alone (the sample's validate + thumbnail time
 per file, spread over all {cores} cores) is {stills_floor:.1f}× the baseline's time per still and
 {small_floor:.1f}× per small JPEG here, before any copy, hash, fsync or catalog work: a still PNG's
-every chunk is CRC-checked and its image stream inflated (ISA-L) and checked scanline by scanline,
+every chunk is CRC-checked and its image stream inflated (zlib-ng) and checked scanline by scanline,
 and all of a JPEG's entropy-coded bytes are read (only the IDCT is DCT-scaled); small files also each
 create a blob and its folder in the content-addressed store. The process pool is sized to the
 machine, so more cores divide the work.{derived_note}

@@ -504,7 +504,7 @@ def test_malformed_chunks(tmp_path: Path, noisy: Path) -> None:
 
 
 def test_zlib_header_zlib_would_refuse(tmp_path: Path) -> None:
-    """A 64 KiB window (CINFO 8) or a preset dictionary: zlib (and Pillow) refuse, isal would not."""
+    """A 64 KiB window (CINFO 8) or a preset dictionary: zlib (and Pillow) refuse, ISA-L would not."""
     w, h = 8, 8
     stream = zlib.compress(random_rows(w, h, 8, 2))
     for cmf, flg in ((0x88, 0), (0x78, 0x20)):
@@ -575,7 +575,7 @@ def test_zip_bomb_idat_is_refused_with_little_memory(tmp_path: Path) -> None:
 def test_stdlib_zlib_fallback_checks_the_same(
     tmp_path: Path, noisy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without isal the stdlib inflater is used; its errors are translated the same way."""
+    """Without zlib-ng the stdlib inflater is used; its errors are translated the same way."""
     monkeypatch.setattr(_png, "_Z", zlib)
     assert check_png(noisy, "noisy.png", LIMITS).mode == "RGB"
     parts = chunks(noisy.read_bytes())
@@ -586,3 +586,53 @@ def test_stdlib_zlib_fallback_checks_the_same(
     refused(path, "corrupt PNG (bad zlib data in IDAT: incorrect data check)")
     w, h = 40, 30
     refused(handmade(tmp_path / "long.png", w, h, 8, 2, random_rows(w, h + 2, 8, 2)), "too much image data")
+
+
+def _incomplete_code_stream(raw: bytes) -> bytes:
+    """A zlib stream of ``raw`` (only zero bytes) in one dynamic deflate block whose literal/length
+    code is incomplete (lengths 1 and 2 only: Kraft sum 3/4). zlib refuses it ("invalid
+    literal/lengths set"); ISA-L's inflate accepts it, which is why the check does not use ISA-L."""
+    assert set(raw) <= {0}
+    bits: list[int] = []
+
+    def val(v: int, n: int) -> None:  # header fields and extra bits: least significant bit first
+        bits.extend((v >> i) & 1 for i in range(n))
+
+    def code(c: str) -> None:  # Huffman codes: most significant bit first
+        bits.extend(int(ch) for ch in c)
+
+    val(1, 1), val(2, 2)  # final block, dynamic Huffman
+    val(0, 5), val(0, 5), val(14, 4)  # 257 literal/length codes, 1 distance code, 18 code-length codes
+    order = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1)
+    lengths = {18: 1, 1: 2, 2: 2}  # the code-length code: 18 -> "0", 1 -> "10", 2 -> "11" (complete)
+    for sym in order:
+        val(lengths.get(sym, 0), 3)
+    code("10")  # literal 0: length 1
+    code("0"), val(138 - 11, 7)  # literals 1..138: none
+    code("0"), val(117 - 11, 7)  # literals 139..255: none
+    code("11")  # 256, end of block: length 2 ("11" of the literal code is left unused)
+    code("10")  # distance 0: length 1 (a lone distance code may be incomplete)
+    for _ in raw:
+        code("0")  # literal 0
+    code("10")  # end of block
+    bits.extend([0] * (-len(bits) % 8))
+    body = bytes(sum(bits[i + j] << j for j in range(8)) for i in range(0, len(bits), 8))
+    return b"\x78\x01" + body + zlib.adler32(raw).to_bytes(4, "big")
+
+
+def test_a_stream_zlib_refuses_is_refused(tmp_path: Path) -> None:
+    """An incomplete Huffman code: the check accepts exactly what zlib (and so Pillow) accepts."""
+    w, h = 3, 2
+    raw = bytes(h * (1 + w))  # filter 0 and three black pixels per row, 8-bit grey
+    stream = _incomplete_code_stream(raw)
+    with pytest.raises(zlib.error, match="invalid literal/lengths set"):
+        zlib.decompress(stream)
+    path = tmp_path / "incomplete.png"
+    path.write_bytes(SIGNATURE + ihdr(w, h, 8, 0) + idats(stream, 1 << 16) + chunk(b"IEND", b""))
+    refused(path, "bad zlib data in IDAT")
+    with pytest.raises(OSError):
+        Image.open(path).load()
+    # The same pixels, properly compressed, pass (the builder above is not what is refused).
+    good = tmp_path / "good.png"
+    good.write_bytes(SIGNATURE + ihdr(w, h, 8, 0) + idats(zlib.compress(raw), 1 << 16) + chunk(b"IEND", b""))
+    assert check_png(good, "good.png", LIMITS).mode == "L"
