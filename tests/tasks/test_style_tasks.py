@@ -98,9 +98,26 @@ def test_transfer_a_video_end_to_end_in_parallel_chunks(sqlite_studio: Studio, f
     assert r["frames"] == 8 and r["chunks"] == 2 and (r["width"], r["height"]) == (48, 48)
     out = s.assets.get(r["video"])
     assert out.kind == "video" and out.created_by_job == job.id and out.meta["temporal"] is True
+    assert out.meta["audio"] is False  # the pan has no sound
     assert sorted(s.lineage.graph(out.id).raw_assets()) == sorted([video, style])
     frames = list(iter_frames(s.assets.local_path(out)))
     assert len(frames) == 8 and frames[0].shape == (48, 48, 3)
+
+
+def test_a_stylised_film_keeps_its_sound_in_sync(studio1: Studio, files: dict[str, Path], tmp_path: Path) -> None:
+    from tests.media.test_source_audio import _clip, _sound
+
+    s = studio1
+    film = s.assets.add([_clip(tmp_path / "reel.mp4", seconds=1.25)]).assets[0].id
+    style = s.assets.add([files["style"]]).assets[0].id
+    job = s.jobs.submit("style.transfer", {"content": film, "style": style, "steps": 2, "size": 64,
+                                           "chunk_frames": 16, "overlap": 1}).run()
+    assert job.status == "succeeded", job.error
+    out = s.assets.get(job.result["video"])
+    assert out.meta["audio"] is True and job.result["frames"] == 30
+    samples, first = _sound(s.assets.local_path(out))
+    assert abs(first + int(np.argmax(np.abs(samples))) / 48000 - 1.0) < 0.01  # the click, on the flash
+    assert abs(first + len(samples) / 48000 - 1.25) < 0.05  # as long as the picture
 
 
 def test_train_a_network_then_use_it_on_an_image(studio1: Studio, files: dict[str, Path], tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from reelforge.media.probe import probe, probe_with_thumbnail
     from reelforge.media.sniff import Sniffed, is_fdx, name_mismatch, sniff
     from reelforge.media.video import (
+        add_source_audio,
         as_rgb_array,
         iter_frames,
         pick_video_encoder,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 # Public name -> the submodule that defines it.
 _EXPORTS = {
+    "add_source_audio": "reelforge.media.video",
     "DOCUMENT_TYPES": "reelforge.media.document",
     "DecodeBudget": "reelforge.media.limits",
     "DocumentInfo": "reelforge.media.document",
@@ -93,6 +95,7 @@ __all__ = [
     "MediaInfo",
     "MediaLimits",
     "Sniffed",
+    "add_source_audio",
     "as_rgb_array",
     "contact_sheet",
     "convert_mode",

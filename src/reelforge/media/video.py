@@ -327,6 +327,83 @@ def _add_audio_stream(out: av.container.OutputContainer, ain: av.AudioStream, na
         return None
 
 
+class _NoAudioOut(Exception):
+    """AAC cannot be encoded here: the output keeps no audio (see add_source_audio)."""
+
+
+def add_source_audio(
+    video: Path | str, source: Path | str, dst: Path | str, limits: MediaLimits = MediaLimits()
+) -> bool:
+    """Write ``dst``: the frames of ``video`` (an MP4 just made from ``source``: its packets copied
+    as they are) with the first audio track of ``source`` under them, as AAC, from the source's
+    first video frame on (leading silence kept) and cut where ``video`` ends, so that a job's
+    stylised or restored film keeps its sound in sync. Returns False, writing nothing, when the
+    source has no decodable audio or AAC cannot be encoded here."""
+    video, source = Path(video), Path(source)
+    name = source.name
+    container, vsrc, _ = _open_video(source, limits)
+    with container:
+        ain = audio_stream(container, decodable=True)
+        if ain is None:
+            return False
+        start = float(vsrc.start_time * vsrc.time_base) if vsrc.start_time is not None else 0.0
+        try:
+            with av.open(str(video)) as made, atomic_path(dst) as tmp, \
+                    av.open(str(tmp), "w", format="mp4", options=MP4_OPTIONS) as out:
+                vin = made.streams.video[0]
+                end = float(made.duration / av.time_base) if made.duration else float("inf")
+                vout = out.add_stream_from_template(vin)
+                aout = _add_audio_stream(out, ain, name)
+                if aout is None:
+                    raise _NoAudioOut
+                for packet in made.demux(vin):
+                    if packet.dts is not None:  # the demuxer's empty flush packet has none
+                        packet.stream = vout
+                        out.mux(packet)
+                _mux_audio(container, ain, out, aout, start, end, name)
+        except _NoAudioOut:
+            return False
+        except AV_ERRORS as err:
+            raise MediaError(f"{name}: cannot add its audio to the new video ({describe(err)})") from None
+    return True
+
+
+def _mux_audio(container: InputContainer, ain: av.AudioStream, out: av.container.OutputContainer, aout: Any,
+               start: float, end: float, name: str) -> None:
+    """Encode ``ain``'s frames that fall in [start, start + end) into ``aout``, timed from ``start``."""
+    rate = ain.codec_context.sample_rate or 48000
+    base = Fraction(1, rate)
+    written = 0  # samples given to the encoder: timestamps counted from 0, so that the encoder's
+    # priming delay goes into the file's edit list instead of shifting the sound late
+
+    def encode(frame: av.AudioFrame) -> None:
+        nonlocal written
+        frame.pts, frame.time_base = written, base
+        written += frame.samples
+        out.mux(aout.encode(frame))
+
+    for packet in container.demux(ain):
+        for frame in decode(ain, packet, name):
+            t = (frame.time if frame.time is not None else 0.0) - start
+            if t + frame.samples / rate <= 0:
+                continue  # wholly before the first video frame
+            if t >= end:
+                out.mux(aout.encode(None))
+                return
+            if not written and t > 0.5 / rate:
+                encode(_silence(frame, round(t * rate)))  # the sound starts after the picture
+            encode(frame)
+    out.mux(aout.encode(None))
+
+
+def _silence(like: av.AudioFrame, samples: int) -> av.AudioFrame:
+    frame = av.AudioFrame(format=like.format.name, layout=like.layout.name, samples=samples)
+    frame.sample_rate = like.sample_rate
+    for plane in frame.planes:
+        plane.update(bytes(plane.buffer_size))
+    return frame
+
+
 # --------------------------------------------------------------------------------------------- writers
 
 

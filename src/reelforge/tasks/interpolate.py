@@ -79,12 +79,19 @@ def interpolate(ctx: TaskContext, p: InterpolateParams) -> None:
                     refiner_dir=refiner_dir, device=ctx.device, limits=ctx.limits, mapper=_mapper(ctx, workers),
                     crf=p.crf, progress=lambda d, t, m: ctx.progress(d, t, m), should_stop=ctx.should_stop)
     ctx.check_cancelled()
+    has_audio = False
+    if p.mode == "fps":  # same length: the film's sound fits (slow motion has none)
+        from reelforge.media import add_source_audio
+
+        sound = ctx.workdir / "retimed-sound.mp4"
+        has_audio = add_source_audio(out, src.path, sound, ctx.limits)
+        out = sound if has_audio else out
     if result.cuts:
         ctx.log(f"{len(result.cuts)} scene cut(s) at input frame(s) {result.cuts[:20]}: frames repeated there")
     tag = f"{float(result.fps_out):g}fps" if p.mode == "fps" else f"slowmo{p.factor}x"
     stem = Path(src.name).with_suffix("").as_posix()
     meta = {"video": src.id, "mode": p.mode, "factor": p.factor if p.mode == "slowmo" else None,
-            "model": model_id, "preset": p.preset, **result.to_dict()}
+            "model": model_id, "preset": p.preset, "audio": has_audio, **result.to_dict()}
     asset = ctx.save_asset(out, f"interpolated/{stem}.{tag}.mp4", tags=["interpolated", p.mode], meta=meta)
     ctx.result.update({"video": asset.id, **result.to_dict()})
 

@@ -232,7 +232,7 @@ def _video(ctx: TaskContext, p: ApplyParams, src: Any, model: Any, settings: Any
 
     import numpy as np
 
-    from reelforge.media import iter_frames, write_video
+    from reelforge.media import add_source_audio, iter_frames, write_video
 
     if model is not None and model.kind == "pix2pix" and (settings.temporal or settings.deflicker):
         ctx.log("a pix2pix model translates each frame on its own: temporal filtering and deflicker are off")
@@ -262,13 +262,17 @@ def _video(ctx: TaskContext, p: ApplyParams, src: Any, model: Any, settings: Any
     mp4 = ctx.workdir / "restored.mp4"
     n = write_video(restored(), mp4, fps=fps)
     ctx.check_cancelled()
+    sound = ctx.workdir / "restored-sound.mp4"
+    has_audio = add_source_audio(mp4, src.path, sound, ctx.limits)  # the film's sound, in sync
+    mp4 = sound if has_audio else mp4
     mask_path = None
     if p.masks and packed:
         h, w = shape[0]
         mask_path = ctx.workdir / "mask.mp4"
         write_video((np.repeat((np.unpackbits(b)[: h * w].reshape(h, w) * 255)[..., None], 3, 2) for b in packed),
                     mask_path, fps=fps)
-    info = {**meta, "frames": n, "fps": fps, "temporal": settings.temporal, "deflicker": settings.deflicker}
+    info = {**meta, "frames": n, "fps": fps, "temporal": settings.temporal, "deflicker": settings.deflicker,
+            "audio": has_audio}
     ctx.result["video"] = ctx.save_asset(mp4, f"restored/{stem}.mp4", tags=["restored"], meta=info).id
     ctx.result["frames"] = n
     if mask_path is not None:

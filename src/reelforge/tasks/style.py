@@ -153,7 +153,7 @@ def transfer(ctx: TaskContext, p: TransferParams) -> None:
 
 def _transfer_video(ctx: TaskContext, p: TransferParams, src: Any, stem: str, settings: Any,
                     style: np.ndarray | None, model_dir: str | None, record: dict[str, Any]) -> None:
-    from reelforge.media import write_video
+    from reelforge.media import add_source_audio, write_video
     from reelforge.video.stylize import ChunkJob, VideoStyle, load_frames, plan_chunks, stylize_video
 
     ctx.progress(0, 0, "decoding video")
@@ -177,8 +177,11 @@ def _transfer_video(ctx: TaskContext, p: TransferParams, src: Any, stem: str, se
     fps = float(src.info.get("fps") or 24.0)
     mp4 = ctx.workdir / "stylised.mp4"
     write_video(iter(out), mp4, fps=fps, should_stop=ctx.should_stop)
+    sound = ctx.workdir / "stylised-sound.mp4"
+    has_audio = add_source_audio(mp4, src.path, sound, ctx.limits)  # the film's sound, in sync
+    mp4 = sound if has_audio else mp4
     meta = {"content": src.id, "frames": len(out), "fps": fps, "generation": record,
-            "temporal": p.temporal, "chunks": n_chunks}
+            "temporal": p.temporal, "chunks": n_chunks, "audio": has_audio}
     a = ctx.save_asset(mp4, f"style/{stem}.{ctx.job_id}.mp4", tags=["stylised"], meta=meta)
     ctx.result.update({"video": a.id, "method": method, "frames": len(out), "width": out.shape[2],
                        "height": out.shape[1], "chunks": n_chunks})
