@@ -115,3 +115,14 @@ def test_a_film_without_sound_gives_false_and_writes_nothing(tmp_path: Path) -> 
     dst = tmp_path / "out.mp4"
     assert not add_source_audio(made, src, dst)
     assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["made.mp4", "silent.mp4"]
+
+
+def test_in_place_the_video_gains_its_sound_and_nothing_else_is_left(tmp_path: Path) -> None:
+    src = _clip(tmp_path / "src.mp4")
+    made = _made_from(src, tmp_path / "made.mp4")
+    frames_before = [f.mean() for f in iter_frames(made)]
+    assert add_source_audio(made, src)
+    with av.open(str(made)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"]
+    assert [f.mean() for f in iter_frames(made)] == frames_before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["made.mp4", "src.mp4"]

@@ -280,6 +280,7 @@ class AssetService:
             if row is None:
                 raise NotFound(f"asset {asset_id!r} not found")
             row.thumb_sha256 = info.sha256
+            audit(s, "asset.thumbnail", row.id, row.project_id, sha256=info.sha256)
             s.flush()
             return load_assets(s, [row])[0]
 

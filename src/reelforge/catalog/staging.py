@@ -79,7 +79,6 @@ class Staged:
     info: dict[str, Any]
     thumb: StagedBlob | None = None  # a staged JPEG thumbnail or poster frame
     thumb_is_blob: bool = False  # the file is its own thumbnail (a small JPEG: see probe)
-    thumb_deferred: bool = False  # an image whose thumbnail is left to a derived job
     raw_name: bytes | None = None  # the file's name as bytes, when they are not UTF-8
     asset_id: str | None = None
 
@@ -141,9 +140,7 @@ def stage_one(
     except BaseException:
         blob.discard()
         raise
-    deferred = data is None and info.get("kind") == "image"
-    return Staged(src, name, blob, info, thumb, thumb_is_blob=same, thumb_deferred=deferred,
-                  raw_name=raw_name_bytes(raw_name))
+    return Staged(src, name, blob, info, thumb, thumb_is_blob=same, raw_name=raw_name_bytes(raw_name))
 
 
 def _stage_bytes(blobs: BlobStore, data: bytes, sync: bool) -> StagedBlob:

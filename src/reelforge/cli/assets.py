@@ -104,10 +104,10 @@ def register(app: typer.Typer) -> None:
         console.print(f"{len(report.added)} added, {len(report.duplicates)} already present, "
                       f"{len(report.rejected)} rejected in {elapsed:.1f} s "
                       f"({files / elapsed:,.0f} files/s, {seen['bytes'] / 1e6 / elapsed:,.0f} MB/s)")
-        what = {"media.proxies": "for the videos added", "media.thumbnails": "for the big PNGs added"}
+        what = {"media.proxies": " for the videos added", "media.thumbnails": " for the big PNGs added"}
         for job_id in report.jobs:
             task = s.jobs.get(job_id).task
-            console.print(f"queued {job_id} {task} {what.get(task, '')} (reelforge jobs ls)".replace("  ", " "))
+            console.print(f"queued {job_id} {task}{what.get(task, '')} (reelforge jobs ls)")
         if report.rejected:
             raise typer.Exit(2)
 

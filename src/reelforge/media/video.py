@@ -332,14 +332,15 @@ class _NoAudioOut(Exception):
 
 
 def add_source_audio(
-    video: Path | str, source: Path | str, dst: Path | str, limits: MediaLimits = MediaLimits()
+    video: Path | str, source: Path | str, dst: Path | str | None = None, limits: MediaLimits = MediaLimits()
 ) -> bool:
-    """Write ``dst``: the frames of ``video`` (an MP4 just made from ``source``: its packets copied
-    as they are) with the first audio track of ``source`` under them, as AAC, from the source's
-    first video frame on (leading silence kept) and cut where ``video`` ends, so that a job's
-    stylised or restored film keeps its sound in sync. Returns False, writing nothing, when the
-    source has no decodable audio or AAC cannot be encoded here."""
+    """Write ``dst`` (default: replace ``video``, atomically): the frames of ``video`` (an MP4 just
+    made from ``source``: its packets copied as they are) with the first audio track of ``source``
+    under them, as AAC, from the source's first video frame on (leading silence kept) and cut where
+    ``video`` ends, so that a job's stylised or restored film keeps its sound in sync. Returns
+    False, writing nothing, when the source has no decodable audio or AAC cannot be encoded here."""
     video, source = Path(video), Path(source)
+    dst = video if dst is None else Path(dst)
     name = source.name
     container, vsrc, _ = _open_video(source, limits)
     with container:

@@ -83,9 +83,7 @@ def interpolate(ctx: TaskContext, p: InterpolateParams) -> None:
     if p.mode == "fps":  # same length: the film's sound fits (slow motion has none)
         from reelforge.media import add_source_audio
 
-        sound = ctx.workdir / "retimed-sound.mp4"
-        has_audio = add_source_audio(out, src.path, sound, ctx.limits)
-        out = sound if has_audio else out
+        has_audio = add_source_audio(out, src.path, limits=ctx.limits)
     if result.cuts:
         ctx.log(f"{len(result.cuts)} scene cut(s) at input frame(s) {result.cuts[:20]}: frames repeated there")
     tag = f"{float(result.fps_out):g}fps" if p.mode == "fps" else f"slowmo{p.factor}x"

@@ -262,9 +262,7 @@ def _video(ctx: TaskContext, p: ApplyParams, src: Any, model: Any, settings: Any
     mp4 = ctx.workdir / "restored.mp4"
     n = write_video(restored(), mp4, fps=fps)
     ctx.check_cancelled()
-    sound = ctx.workdir / "restored-sound.mp4"
-    has_audio = add_source_audio(mp4, src.path, sound, ctx.limits)  # the film's sound, in sync
-    mp4 = sound if has_audio else mp4
+    has_audio = add_source_audio(mp4, src.path, limits=ctx.limits)  # the film's sound, in sync
     mask_path = None
     if p.masks and packed:
         h, w = shape[0]

@@ -177,9 +177,7 @@ def _transfer_video(ctx: TaskContext, p: TransferParams, src: Any, stem: str, se
     fps = float(src.info.get("fps") or 24.0)
     mp4 = ctx.workdir / "stylised.mp4"
     write_video(iter(out), mp4, fps=fps, should_stop=ctx.should_stop)
-    sound = ctx.workdir / "stylised-sound.mp4"
-    has_audio = add_source_audio(mp4, src.path, sound, ctx.limits)  # the film's sound, in sync
-    mp4 = sound if has_audio else mp4
+    has_audio = add_source_audio(mp4, src.path, limits=ctx.limits)  # the film's sound, in sync
     meta = {"content": src.id, "frames": len(out), "fps": fps, "generation": record,
             "temporal": p.temporal, "chunks": n_chunks, "audio": has_audio}
     a = ctx.save_asset(mp4, f"style/{stem}.{ctx.job_id}.mp4", tags=["stylised"], meta=meta)
