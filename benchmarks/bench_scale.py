@@ -487,10 +487,11 @@ def run_blobs(args: argparse.Namespace, root: Path, sizes: list[int]) -> dict[st
             tracemalloc.stop()
             leaf_dirs = files = on_disk = 0
             per_dir: list[int] = []
+            levels = getattr(store, "levels", 2)  # stores made before the one-level layout: 2
             for first in store.root.iterdir():
                 if len(first.name) != 2 or not first.is_dir():
                     continue
-                for second in first.iterdir():
+                for second in [first] if levels == 1 else list(first.iterdir()):
                     names = os.listdir(second)
                     leaf_dirs += 1
                     per_dir.append(len(names))
@@ -499,7 +500,7 @@ def run_blobs(args: argparse.Namespace, root: Path, sizes: list[int]) -> dict[st
             p = {"n": n, "batch put /s": batch_rate, "single put": statistics.median(single), **probe,
                  "fsck (verify)": fsck_verify, "fsck (no verify)": fsck_walk, "gc --dry-run": gc_dry,
                  "fsck peak bytes": float(peak), "leaf folders": leaf_dirs, "max blobs a folder": max(per_dir),
-                 "disk bytes a blob": on_disk / max(1, files)}
+                 "disk bytes a blob": on_disk / max(1, files), "levels": levels}
             log("  " + ", ".join(f"{k}: {v:.4g}" for k, v in p.items()))
             points.append(p)
         # Per byte: re-hashing one 64 MiB blob (what fsck --verify costs once blobs are big).
@@ -723,6 +724,8 @@ def section_blobs(res: dict[str, Any], cmd: str) -> str:
     fan = [[f"{p['n']:,}", f"{p['leaf folders']:,}", p["max blobs a folder"], fmt(p["n"] / p["leaf folders"]),
             fmt(p["disk bytes a blob"])] for p in pts]
     per_blob = pts[-1]["fsck (verify)"] / pts[-1]["n"]
+    one_level = pts[-1].get("levels", 2) == 1
+    layout, leaves = ("root/ab/<sha256>", 256) if one_level else ("root/ab/cd/<sha256>", 65536)
     return f"""### 3. Blobs (local store)
 
 Command: `{cmd}`. One SQLite studio's local store grown to {' · '.join(f'{n:,}' for n in sizes)} blobs of
@@ -732,7 +735,7 @@ of exists/stat are per call, over 1,000 random blobs (warm page cache: nothing h
 
 {table(CURVE_HEADERS, rows)}
 
-Fan-out of `root/ab/cd/<sha256>` (65,536 leaf folders at most):
+Fan-out of `{layout}` ({leaves:,} leaf folders at most):
 
 {table(["blobs", "leaf folders", "most blobs in one folder", "mean blobs a folder", "disk bytes a blob"], fan)}
 

@@ -26,6 +26,7 @@ from skimage import data
 from reelforge.catalog.backup import backup, iter_snapshot_blobs, list_snapshots, restore
 from reelforge.errors import Conflict, InvalidInput, NotFound
 from reelforge.storage.base import CorruptBlob
+from reelforge.storage.local import LocalBlobStore
 from reelforge.studio import Studio
 
 TABLES = ("projects", "assets", "asset_tags", "datasets", "dataset_versions", "dataset_items", "models",
@@ -209,7 +210,7 @@ def test_a_corrupted_backup_blob_is_refused_and_nothing_is_restored(small: Studi
     dest = tmp_path / "backup"
     backup(small, dest)
     asset = small.assets.list()[0]
-    victim = dest / "blobs" / asset.sha256[:2] / asset.sha256[2:4] / asset.sha256
+    victim = LocalBlobStore(dest / "blobs").local_path(asset.sha256)
     os.chmod(victim, stat.S_IWUSR | stat.S_IRUSR)
     raw = bytearray(victim.read_bytes())
     raw[len(raw) // 2] ^= 0x01  # one flipped bit

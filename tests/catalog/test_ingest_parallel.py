@@ -27,7 +27,7 @@ def _snapshot(studio: Studio) -> tuple[list[str], list[str], list[str], list[str
     assets = sorted(a.id for a in studio.assets.list())
     staging_files = sorted(p.name for p in studio.blobs.tmp.iterdir())  # type: ignore[attr-defined]
     root = studio.blobs.root  # type: ignore[attr-defined]
-    folders = sorted(str(p.relative_to(root)) for p in root.glob("??/??"))
+    folders = sorted(str(p.relative_to(root)) for p in root.glob("??") if p.is_dir())
     return blobs, assets, staging_files, folders
 
 

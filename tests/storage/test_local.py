@@ -64,3 +64,40 @@ def test_materialize_and_errors(tmp_path: Path) -> None:
         store.open("../../etc/passwd")
     with pytest.raises(InvalidInput):
         open_blob_store("gopher://nowhere")
+
+
+def test_a_new_store_keeps_blobs_one_folder_deep_and_says_so(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    info = store.put_bytes(b"one level")
+    sha = info.sha256
+    assert (tmp_path / "blobs" / "LAYOUT").read_text() == "ab/<sha256>\n"
+    assert store.local_path(sha) == tmp_path / "blobs" / sha[:2] / sha
+    assert [b.sha256 for b in store.iter_blobs()] == [sha]
+    # Opened again (another process, a worker): the same layout, the same blob.
+    assert LocalBlobStore(tmp_path / "blobs").read_bytes(sha) == b"one level"
+
+
+def test_a_store_made_with_two_folder_levels_keeps_them(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    old = b"written by an earlier version"
+    sha = hashlib.sha256(old).hexdigest()
+    (root / sha[:2] / sha[2:4]).mkdir(parents=True)
+    (root / sha[:2] / sha[2:4] / sha).write_bytes(old)
+    store = LocalBlobStore(root)
+    assert store.levels == 2 and (root / "LAYOUT").read_text() == "ab/cd/<sha256>\n"
+    assert store.read_bytes(sha) == old and store.put_bytes(old).sha256 == sha  # found: deduplicated
+    new = store.put_bytes(b"written now")
+    assert store.local_path(new.sha256) == root / new.sha256[:2] / new.sha256[2:4] / new.sha256
+    assert sorted(b.sha256 for b in store.iter_blobs()) == sorted([sha, new.sha256])
+    # The record decides from now on, even once the store is emptied.
+    store.delete(sha)
+    store.delete(new.sha256)
+    assert LocalBlobStore(root).levels == 2
+
+
+def test_an_unknown_layout_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    root.mkdir()
+    (root / "LAYOUT").write_text("a/b/c/d\n")
+    with pytest.raises(InvalidInput, match="unknown blob layout"):
+        LocalBlobStore(root)

@@ -3,7 +3,7 @@
 A backup folder holds any number of snapshots and one content-addressed blob store they share::
 
     DEST/reelforge-backup.json        marks the folder (format version)
-    DEST/blobs/ab/cd/<sha256>         the blobs (a LocalBlobStore; or any store: ``blob_url``)
+    DEST/blobs/ab/<sha256>            the blobs (a LocalBlobStore; or any store: ``blob_url``)
     DEST/snapshots/<ID>/manifest.json what, when, which code and schema; the catalog's sha256
     DEST/snapshots/<ID>/catalog.sqlite the catalog: a SQLite file whatever the studio's backend
     DEST/snapshots/<ID>/blobs.tsv     every blob the catalog references: sha256, size(, ciphertext)

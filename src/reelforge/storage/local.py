@@ -1,4 +1,9 @@
-"""Local content-addressed blob store: ``root/ab/cd/<sha256>``, atomic writes, dedup."""
+"""Local content-addressed blob store: ``root/ab/<sha256>``, atomic writes, dedup.
+
+A store made before that layout keeps its ``root/ab/cd/<sha256>`` (its ``LAYOUT`` file, or its
+blobs, say which): one level of 256 folders is what the S3 store uses too, and it spares a big
+ingest a new folder (a mkdir, and its block to sync) for almost every file.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,13 @@ import contextlib
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -45,8 +51,16 @@ def _fsync_file(path: Path) -> None:
 # Below this many blobs, fsync each file and folder; above it, one syncfs(2) of the store's file
 # system is far cheaper than thousands of journal commits (it also flushes others' dirty data).
 _SYNCFS_FROM = 16
-_THREADED_FROM = 256  # blobs from which commit_many renames in a few threads
-_RENAME_THREADS = 4
+
+
+@dataclass
+class PlacedBatch:
+    """A batch renamed under its hashes by ``place_many``, waiting for ``sync_placed``."""
+
+    staged: list[LocalStaged]
+    todo: list[LocalStaged]  # those this batch placed (the rest were committed or discarded before)
+    folders: list[str]  # folders that got a new name
+    batch: bool  # one syncfs for all (else each file was fsynced before its rename)
 
 
 def _place_all(staged: Sequence[LocalStaged]) -> list[tuple[str, bool]]:
@@ -72,6 +86,46 @@ def _syncfs(path: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+_LAYOUT_FILE = "LAYOUT"
+_LAYOUTS = {"ab/<sha256>": 1, "ab/cd/<sha256>": 2}
+_HEX2 = frozenset(f"{i:02x}" for i in range(256))
+
+
+def _layout_levels(root: Path) -> int:
+    """Folder levels under the root: what its LAYOUT file says; else 2 for a store that already
+    holds blobs in two levels (made before the file existed), 1 for any other, recorded now."""
+    marker = root / _LAYOUT_FILE
+    try:
+        text = marker.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        text = None
+    if text is not None:
+        if text not in _LAYOUTS:
+            raise InvalidInput(f"{marker}: unknown blob layout {text!r}")
+        return _LAYOUTS[text]
+    levels = 2 if _holds_two_levels(root) else 1
+    name = next(k for k, v in _LAYOUTS.items() if v == levels)
+    try:
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:  # another process recorded it first
+        return _layout_levels(root)
+    except OSError:  # a read-only store: keep to what its contents say
+        return levels
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(name + "\n")
+    return levels
+
+
+def _holds_two_levels(root: Path) -> bool:
+    with os.scandir(root) as top:
+        for first in top:
+            if first.name in _HEX2 and first.is_dir():
+                with os.scandir(first.path) as inner:
+                    if any(e.name in _HEX2 and e.is_dir() for e in inner):
+                        return True
+    return False
 
 
 class LocalStaged:
@@ -116,9 +170,12 @@ class LocalStaged:
         checking files, so the commit (one process, for the whole batch) only renames; an empty
         folder left by a refused ingest is harmless."""
         folder = os.path.dirname(self.store._spath(self.sha256))
+        if folder in self.store._folders:
+            return
         try:
             os.mkdir(folder)
         except FileExistsError:
+            self.store._folders.add(folder)
             return
         except FileNotFoundError:  # its parent is new too
             os.makedirs(folder, exist_ok=True)
@@ -132,7 +189,7 @@ class LocalStaged:
                 # The folders prepare() made, if still empty: a refused ingest leaves nothing. A
                 # concurrent commit that needed one recreates it (see _place).
                 final = self.store._path(self.sha256)
-                for folder in (final.parent, final.parent.parent):
+                for folder in (final.parent, final.parent.parent)[: self.store.levels]:
                     try:
                         folder.rmdir()
                     except OSError:
@@ -151,7 +208,10 @@ class LocalBlobStore:
         self.url = f"file://{self.root}"
         self._root_s = str(self.root)
         self.tmp = self.root / "tmp"
+        self._tmp_s = str(self.tmp)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.levels = _layout_levels(self.root)
+        self._folders: set[str] = set()  # blob folders known to exist (prepare skips their mkdir)
 
     def _path(self, sha256: str) -> Path:
         return Path(self._spath(sha256))
@@ -160,6 +220,8 @@ class LocalBlobStore:
         """Where a blob lives, as a string (for loops over thousands of blobs)."""
         if not SHA_RE.match(sha256):
             raise InvalidInput(f"not a sha256 digest: {sha256!r}")
+        if self.levels == 1:
+            return os.path.join(self._root_s, sha256[:2], sha256)
         return os.path.join(self._root_s, sha256[:2], sha256[2:4], sha256)
 
     # -- writes ------------------------------------------------------------------------------
@@ -171,35 +233,70 @@ class LocalBlobStore:
         path, sha, size = stream_to_staging(src, self.tmp, suffix, max_bytes, mode=0o444, sync=sync)
         return LocalStaged(self, path, sha, size, synced=sync)
 
-    def commit_many(self, staged: Sequence[LocalStaged]) -> list[BlobInfo]:
-        """Commit a batch durably with a few syncs instead of two per blob.
+    def stage_bytes(self, data: bytes, suffix: str = "", *, sync: bool = True) -> LocalStaged:
+        """Stage bytes already in memory (ingest reads small files whole: one read, one hash, one
+        write, and the checks run on the same bytes)."""
+        safe_suffix = suffix if suffix and len(suffix) <= 16 and "/" not in suffix else ""
+        sha = hashlib.sha256(data).hexdigest()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        while True:
+            path = os.path.join(self._tmp_s, f"stage-{secrets.token_hex(8)}{safe_suffix}")
+            try:
+                fd = os.open(path, flags, 0o444)  # the mode applies to later opens, not to this fd
+                break
+            except FileExistsError:
+                continue
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(path)
+            raise
+        os.close(fd)
+        return LocalStaged(self, Path(path), sha, len(data), synced=sync)
 
-        Every staged file's bytes are made durable first, then all are renamed under their hashes,
-        then the renames are made durable: after this returns, a crash cannot lose any of them (a
-        crash before it returns leaves, at worst, blobs nobody references yet, which gc removes)."""
+    def commit_many(self, staged: Sequence[LocalStaged]) -> list[BlobInfo]:
+        """Commit a batch durably with one sync instead of two per blob: after this returns, a crash
+        cannot lose any of them. ``place_many`` then ``sync_placed`` (ingest runs the second in a
+        thread while it writes the rows, and commits them after it returns)."""
+        return self.sync_placed(self.place_many(staged))
+
+    def place_many(self, staged: Sequence[LocalStaged]) -> PlacedBatch:
+        """Rename a batch under its hashes; not durable until ``sync_placed`` returns.
+
+        A big batch is renamed first and then made durable by one syncfs(2), data and renames
+        together. A crash before that returns can leave a blob whose name is durable but whose bytes
+        are not (short or garbage): nobody references it yet (rows are committed after the sync), a
+        later write of the same content finds it not intact (size and hash are checked) and
+        replaces it, and gc removes it otherwise. A small batch fsyncs each file before its rename."""
         todo = [s for s in staged if not s._done]
-        batch = len(todo) >= _SYNCFS_FROM and _syncfs(self.root)
+        batch = len(todo) >= _SYNCFS_FROM and sys.platform.startswith("linux")
         if not batch:
             for s in todo:
                 if not s.synced:
                     _fsync_file(s.path)
-        for s in todo:
-            s.synced = True
-        if len(todo) >= _THREADED_FROM:
-            # Renames are system calls that release the GIL: a few threads, each over a slice (not
-            # a future per blob, whose bookkeeping costs as much as the rename), overlap their waits.
-            slices = [todo[i::_RENAME_THREADS] for i in range(_RENAME_THREADS)]
-            with ThreadPoolExecutor(max_workers=_RENAME_THREADS) as pool:
-                placed = [p for part in pool.map(_place_all, slices) for p in part]
+                    s.synced = True
+        placed = _place_all(todo)
+        folders = sorted({os.path.dirname(final) for final, renamed in placed if renamed})
+        return PlacedBatch(list(staged), todo, folders, batch)
+
+    def sync_placed(self, placed: PlacedBatch) -> list[BlobInfo]:
+        """Make a placed batch durable (system calls only: fine in a thread of its own)."""
+        if placed.batch and _syncfs(self.root):
+            for s in placed.todo:
+                s.synced = True
         else:
-            placed = _place_all(todo)
-        folders = {os.path.dirname(final) for final, renamed in placed if renamed}
-        if batch:
-            _syncfs(self.root)
-        else:
-            for folder in sorted(folders):
+            for s in placed.todo:  # no syncfs after all: the files (now under their hashes), then the folders
+                if not s.synced:
+                    _fsync_file(Path(self._spath(s.sha256)))
+                    s.synced = True
+            for folder in placed.folders:
                 _fsync_dir(Path(folder))
-        return [BlobInfo(s.sha256, s.size, os.stat(self._spath(s.sha256)).st_mtime) for s in staged]
+        return [BlobInfo(s.sha256, s.size, os.stat(self._spath(s.sha256)).st_mtime) for s in placed.staged]
 
     def stage_file(self, path: Path, max_bytes: int | None = None) -> LocalStaged:
         return stage_from_file(path, max_bytes, lambda src, suffix, limit: self.stage_stream(src, suffix, limit))
@@ -345,8 +442,9 @@ class LocalBlobStore:
         for first in sorted(self.root.iterdir()):
             if first.name == "tmp" or not first.is_dir() or len(first.name) != 2:
                 continue
-            for second in sorted(first.iterdir()):
-                for blob in sorted(second.iterdir()):
+            for entry in sorted(first.iterdir()):
+                # Either layout (and a blob of the other one, should a store ever hold both).
+                for blob in sorted(entry.iterdir()) if len(entry.name) == 2 and entry.is_dir() else [entry]:
                     if SHA_RE.match(blob.name):
                         try:
                             st = blob.stat()
