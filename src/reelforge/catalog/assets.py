@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -199,17 +200,34 @@ class AssetService:
         # Blobs first: a crash between here and the DB commit leaves only unreferenced blobs,
         # which fsck reports as garbage and gc removes; never a row pointing at nothing.
         blobs: list[StagedBlob] = [b for p in pending for b in (p.blob, p.thumb) if b is not None]
-        commit_many = getattr(self.blobs, "commit_many", None)
-        if commit_many is not None:
-            commit_many(blobs)  # durable as a batch: a few syncs instead of two per blob
-        else:
-            for b in blobs:
-                b.commit()
+        place_many = getattr(self.blobs, "place_many", None)
+        if place_many is None:
+            commit_many = getattr(self.blobs, "commit_many", None)
+            if commit_many is not None:
+                commit_many(blobs)  # durable as a batch: a few syncs instead of two per blob
+            else:
+                for b in blobs:
+                    b.commit()
+            self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, lambda: None)
+            return
+        # Local files: renamed here, then synced in a thread (one system call, which releases the
+        # GIL) while the rows are built and inserted; the transaction commits only once the sync
+        # has returned, so a row never points at bytes a crash could lose.
+        placed = place_many(blobs)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelforge-blob-sync") as pool:
+            durable = pool.submit(self.blobs.sync_placed, placed)  # type: ignore[attr-defined]
+            self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, durable.result)
+
+    def _write_rows_retrying(
+        self, pending: list[Staged], project_id: str, tags: list[str], meta: dict[str, Any],
+        created_by_job: str | None, report: IngestReport, before_commit: Callable[[], object],
+    ) -> None:
         # Two concurrent jobs may save identical outputs: on PostgreSQL the loser of that race
         # gets a unique violation; a second pass then sees the winner's row as a duplicate.
         for attempt in range(3):
             try:
-                ctx = {"project_id": project_id, "tags": tags, "meta": meta, "created_by_job": created_by_job}
+                ctx = {"project_id": project_id, "tags": tags, "meta": meta, "created_by_job": created_by_job,
+                       "before_commit": before_commit}
                 self._write_rows(pending, ctx, report)
                 return
             except IntegrityError:
@@ -269,6 +287,7 @@ class AssetService:
             loaded = {a.id: a for a in load_assets(s, {r.id: r for r in old_dups}.values())}
             report.duplicates.extend(_dup(loaded[r.id]) for r in old_dups)
             report.duplicates.extend(_dup(_new_asset(r, tags)) for r in new_dups)
+            ctx["before_commit"]()  # the blobs are durable (or this raises and nothing commits)
 
     def set_thumbnail(self, asset_id: str, data: bytes) -> Asset:
         """Store a JPEG thumbnail for an asset that was added without one (a derived job made it)."""

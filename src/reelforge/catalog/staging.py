@@ -42,6 +42,8 @@ THUMB_SIZE = 256
 # the ingest path: its complete check inflates the image data without unfiltering it, and a full
 # decode just for the thumbnail would cost several times the check. A derived job makes it later.
 DEFER_THUMB_FROM_PIXELS = 4 * THUMB_SIZE * THUMB_SIZE
+# Files up to this size are read whole into memory, staged from there and checked there.
+IN_MEMORY_BYTES = 8 << 20
 # Serial work below this estimate (seconds) is not worth starting worker processes for.
 _PARALLEL_FROM_SECONDS = 0.5
 # Rough costs for that estimate: a fixed part per file, and bytes at the rate they are checked:
@@ -114,18 +116,21 @@ def stage_one(
     thumbnail would cost a decode of its own (see DEFER_THUMB_FROM_PIXELS) are only checked."""
     from reelforge.media import is_document, probe_document, probe_with_thumbnail
 
-    blob = _stage_source(blobs, src, limits.max_bytes, sync)
+    blob, content = _stage_source(blobs, src, limits.max_bytes, sync)
     thumb: StagedBlob | None = None
     try:
-        # Probe the staged copy, not the source: what we validate is exactly what we keep.
+        # Probe the staged copy, not the source: what we validate is exactly what we keep (a small
+        # file's bytes are checked in memory: the very bytes hashed and written to staging).
         data: bytes | None = None
         if is_document(blob.path, name):
             info = probe_document(blob.path, name, limits).to_dict()
         else:
             defer_from = DEFER_THUMB_FROM_PIXELS if defer_thumbnails else None
-            media, data = probe_with_thumbnail(blob.path, limits, THUMB_SIZE, defer_from_pixels=defer_from)
+            media, data = probe_with_thumbnail(blob.path, limits, THUMB_SIZE, defer_from_pixels=defer_from,
+                                               content=content)
             info = media.to_dict()
-        same = data is not None and len(data) == blob.size and hashlib.sha256(data).hexdigest() == blob.sha256
+        same = data is not None and (data is content or (
+            len(data) == blob.size and hashlib.sha256(data).hexdigest() == blob.sha256))
         if data is not None and not same:
             thumb = _stage_bytes(blobs, data, sync)
         for staged in (blob, thumb):
@@ -149,9 +154,11 @@ def _stage_bytes(blobs: BlobStore, data: bytes, sync: bool) -> StagedBlob:
     return blobs.stage_stream(io.BytesIO(data), suffix=".jpg", sync=False)  # type: ignore[call-arg]
 
 
-def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> StagedBlob:
+def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> tuple[StagedBlob, bytes | None]:
     """Stage a file we listed, opened without following a symlink swapped in since (unless the
-    listing itself was a symlink the user allowed), and only if it is a regular file."""
+    listing itself was a symlink the user allowed), and only if it is a regular file. A small file
+    is read whole (one read, one hash, one write) and its bytes are returned for the checks; a
+    bigger one streams through and None comes back."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     if not src.is_symlink():
         flags |= os.O_NOFOLLOW
@@ -168,9 +175,29 @@ def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> St
         if st.st_size > max_bytes:
             raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
         suffix = src.suffix.lower()[:16]
+        stage_bytes = getattr(blobs, "stage_bytes", None)
+        cap = min(IN_MEMORY_BYTES, max_bytes)
+        if stage_bytes is not None and st.st_size <= cap:
+            data = _read_upto(fh.fileno(), st.st_size + 1)  # one byte more: did it grow since?
+            if len(data) <= st.st_size:
+                return stage_bytes(data, suffix, sync=sync), data
+            fh.seek(0)  # it grew since: stream it like a big file (the limit is checked there)
         if sync:
-            return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes)
-        return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes, sync=False)  # type: ignore[call-arg]
+            return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes), None
+        return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes, sync=False), None  # type: ignore[call-arg]
+
+
+def _read_upto(fd: int, n: int) -> bytes:
+    """Up to ``n`` bytes from ``fd`` (fewer at its end), in as few reads as the kernel allows."""
+    data = os.read(fd, n)
+    if len(data) >= n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n and (more := os.read(fd, n - got)):
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 # -- many files ------------------------------------------------------------------------------------
@@ -220,9 +247,16 @@ def _discard(outcomes: Sequence[Outcome]) -> None:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(blob_url: str, limits: dict[str, Any], stop: Event, defer_thumbnails: bool = False) -> None:
+def _init_worker(blob_url: str, limits: dict[str, Any], stop: Event, defer_thumbnails: bool = False,
+                 environ: dict[str, str] | None = None) -> None:
     from reelforge.media.limits import MediaLimits
     from reelforge.storage import open_blob_store
+
+    if environ is not None and environ != dict(os.environ):
+        # A forked worker has the fork server's environment, from when it started; the store reads
+        # its settings (S3 endpoint, credentials) from the caller's, as a spawned worker would.
+        os.environ.clear()
+        os.environ.update(environ)
 
     _WORKER.update(blobs=open_blob_store(blob_url), limits=MediaLimits.from_dict(limits), stop=stop,
                    defer=defer_thumbnails)
@@ -315,6 +349,21 @@ def stage_files(
                            defer_thumbnails)
 
 
+# What a worker imports, loaded once by the fork server rather than by every worker.
+_WORKER_MODULES = ["reelforge.catalog.staging", "reelforge.media.probe", "reelforge.storage.local"]
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork server where there is one (Linux): it imports the workers' modules once and forks
+    them already loaded, and it is a fresh process, so a parent with threads (a progress bar, a web
+    server) is safe; it stays up for the next ingest. Elsewhere, spawn: every worker imports them."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(_WORKER_MODULES)  # only read when the server starts
+    return ctx
+
+
 def _stage_parallel(
     blobs: BlobStore,
     chunks: list[list[Item]],
@@ -325,7 +374,7 @@ def _stage_parallel(
     tracker: _Tracker,
     defer_thumbnails: bool = False,
 ) -> StageResult:
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _pool_context()
     stop = ctx.Event()
     results: list[list[Outcome] | None] = [None] * len(chunks)
     queue = deque(range(len(chunks)))
@@ -333,7 +382,7 @@ def _stage_parallel(
     refused = broken = False
     pool = cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker,
-        initargs=(blobs.url, limits.to_dict(), stop, defer_thumbnails),
+        initargs=(blobs.url, limits.to_dict(), stop, defer_thumbnails, dict(os.environ)),
     )
 
     def finish(i: int, got: list[Outcome]) -> None:

@@ -84,7 +84,14 @@ def read_layout(path: Path, name: str) -> JpegLayout:
             return _walk(data, size, name)
 
 
-def _walk(data: mmap.mmap, size: int, name: str) -> JpegLayout:
+def layout_of(data: bytes, name: str) -> JpegLayout:
+    """``read_layout`` of a file's bytes already in memory."""
+    if len(data) < 4:
+        raise MediaError(f"{name}: corrupt or truncated JPEG (too short)")
+    return _walk(data, len(data), name)
+
+
+def _walk(data: mmap.mmap | bytes, size: int, name: str) -> JpegLayout:
     if data[:2] != b"\xff\xd8":
         raise MediaError(f"{name}: not a JPEG file")
     layout: JpegLayout | None = None

@@ -120,9 +120,11 @@ def _image_sniffed(path: Path, limits: MediaLimits) -> Sniffed:
 
 @contextlib.contextmanager
 def open_image(
-    path: Path | str, limits: MediaLimits = MediaLimits(), sniffed: Sniffed | None = None
+    path: Path | str, limits: MediaLimits = MediaLimits(), sniffed: Sniffed | None = None, *,
+    content: bytes | None = None,
 ) -> Iterator[Image.Image]:
-    """Open lazily (header only) with the decoder matching the sniffed type, and check its size."""
+    """Open lazily (header only) with the decoder matching the sniffed type, and check its size.
+    ``content``: the file's bytes, when the caller holds them already (read from there instead)."""
     path = Path(path)
     sniffed = sniffed or _image_sniffed(path, limits)
     if sniffed.format == "png":
@@ -133,7 +135,7 @@ def open_image(
     # global warning filters. Other warnings are re-emitted.
     with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught, decoding(path.name):
         warnings.simplefilter("always", Image.DecompressionBombWarning)
-        im = Image.open(path, formats=[PIL_FORMATS[sniffed.format]])
+        im = Image.open(path if content is None else io.BytesIO(content), formats=[PIL_FORMATS[sniffed.format]])
     for message in caught:
         if not issubclass(message.category, Image.DecompressionBombWarning):
             warnings.warn_explicit(message.message, message.category, message.filename, message.lineno)

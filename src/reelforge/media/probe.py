@@ -45,6 +45,8 @@ from reelforge.media._av import (
     open_input,
     video_stream,
 )
+from reelforge.media._jpeg import JpegLayout
+from reelforge.media._jpeg import layout_of as jpeg_layout_of
 from reelforge.media._jpeg import read_layout as read_jpeg_layout
 from reelforge.media._png import PngCheck, check_png
 from reelforge.media.images import (
@@ -63,6 +65,7 @@ from reelforge.media.sniff import (
     name_mismatch,
     screenplay_encoding,
     sniff,
+    sniff_bytes,
     text_problem,
 )
 
@@ -98,7 +101,8 @@ def probe(path: Path | str, limits: MediaLimits = MediaLimits()) -> MediaInfo:
 
 
 def probe_with_thumbnail(
-    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256, *, defer_from_pixels: int | None = None
+    path: Path | str, limits: MediaLimits = MediaLimits(), size: int = 256, *, defer_from_pixels: int | None = None,
+    content: bytes | None = None,
 ) -> tuple[MediaInfo, bytes | None]:
     """``probe`` plus a JPEG thumbnail (images) or poster frame (video), from the same single decode.
 
@@ -110,20 +114,29 @@ def probe_with_thumbnail(
     A PNG's check inflates its image data without decoding it (see ``_png``): its thumbnail costs a
     decode of its own, which ``defer_from_pixels`` skips for PNGs over that many pixels (the
     thumbnail is then None, for a later job to make).
+
+    ``content``: the file's bytes, when the caller holds them (ingest reads small files whole); a
+    JPEG is then checked from memory, and when it is its own thumbnail, that very object returns.
     """
     if size < 1:
         raise InvalidInput(f"thumbnail size must be positive, got {size}")
-    return _probe(Path(path), limits, size, defer_from_pixels)
+    return _probe(Path(path), limits, size, defer_from_pixels, content)
 
 
 def _probe(
-    path: Path, limits: MediaLimits, thumb_size: int | None, defer_from_pixels: int | None = None
+    path: Path, limits: MediaLimits, thumb_size: int | None, defer_from_pixels: int | None = None,
+    content: bytes | None = None,
 ) -> tuple[MediaInfo, bytes | None]:
-    sniffed = sniff(path, limits)
-    size = path.stat().st_size
+    sniffed = sniff_bytes(content, path.name, limits) if content is not None else None
+    if sniffed is None or sniffed.format != "jpeg":
+        content = None  # only JPEGs are checked from memory; the rest reads the file
+        sniffed = sniff(path, limits)
+        size = path.stat().st_size
+    else:
+        size = len(content)  # type: ignore[arg-type]
     thumb: bytes | None = None
     if sniffed.kind == "image":
-        info, thumb = _probe_image(path, sniffed, size, limits, thumb_size, defer_from_pixels)
+        info, thumb = _probe_image(path, sniffed, size, limits, thumb_size, defer_from_pixels, content)
     elif sniffed.kind in ("video", "audio"):
         info, thumb = _probe_av(path, sniffed, size, limits, thumb_size)
     else:
@@ -202,11 +215,13 @@ def _check_frame_count(n_frames: int, name: str, limits: MediaLimits) -> None:
 
 def _probe_image(
     path: Path, sniffed: Sniffed, size: int, limits: MediaLimits, thumb_size: int | None = None,
-    defer_from_pixels: int | None = None,
+    defer_from_pixels: int | None = None, content: bytes | None = None,
 ) -> tuple[MediaInfo, bytes | None]:
     name = path.name
     budget = DecodeBudget(name, limits)
-    layout = read_jpeg_layout(path, name) if sniffed.format == "jpeg" else None
+    layout: JpegLayout | None = None
+    if sniffed.format == "jpeg":
+        layout = jpeg_layout_of(content, name) if content is not None else read_jpeg_layout(path, name)
     if sniffed.format == "png":
         # Before Pillow opens it (opening an APNG already allocates a full canvas): sizes from the
         # header, then, for a still PNG, the complete check: every chunk's CRC and the whole image
@@ -219,7 +234,7 @@ def _probe_image(
         if n_frames == 1 and (thumb_size is None or deferred):
             return _png_info(png, sniffed, size), None
     thumb: bytes | None = None
-    with open_image(path, limits, sniffed) as im, decoding(name):
+    with open_image(path, limits, sniffed, content=content) as im, decoding(name):
         width, height = im.size
         mode = im.mode
         has_alpha = mode in ("RGBA", "LA", "PA") or "transparency" in im.info
@@ -257,10 +272,13 @@ def _probe_image(
                 check_image_size(im.size, name, limits)
             im.load()
             if index == 0 and layout is not None:
-                _check_jpeg_end(path, im, name, max(1, round(width / im.width)))
+                _check_jpeg_end(path, im, name, max(1, round(width / im.width)), content)
             if index == 0 and thumb_size is not None:
                 # From the frame just decoded, before the next one replaces it.
-                thumb = path.read_bytes() if self_thumb else _thumbnail(im, (width, height), thumb_size, orientation)
+                if self_thumb:
+                    thumb = content if content is not None else path.read_bytes()
+                else:
+                    thumb = _thumbnail(im, (width, height), thumb_size, orientation)
             total_ms += float(im.info.get("duration", 0) or 0)
         budget.check_time()
     info = MediaInfo(
@@ -293,7 +311,7 @@ def _png_info(png: PngCheck, sniffed: Sniffed, size: int) -> MediaInfo:
     return info
 
 
-def _check_jpeg_end(path: Path, im: Image.Image, name: str, scale: int = 1) -> None:
+def _check_jpeg_end(path: Path, im: Image.Image, name: str, scale: int = 1, content: bytes | None = None) -> None:
     """Refuse a JPEG whose scan data stops before the picture does (libjpeg only warns).
 
     libjpeg fills the blocks it had no data for with zero coefficients, i.e. mid-grey 128 in every
@@ -302,14 +320,21 @@ def _check_jpeg_end(path: Path, im: Image.Image, name: str, scale: int = 1) -> N
     end as an error.
     """
     block = max(1, 8 // scale)
-    corner = np.asarray(im.crop((max(0, im.width - block), max(0, im.height - block), im.width, im.height)))
-    grey = (corner == 128).all() or (im.mode == "CMYK" and (corner == 127).all())  # Adobe CMYK is inverted
-    if corner.size == 0 or not grey:
+    if im.width < 1 or im.height < 1:
+        return
+    if block == 1:  # a 1/8 decode: one pixel per block (no crop and array for it)
+        px = im.getpixel((im.width - 1, im.height - 1))
+        values = px if isinstance(px, tuple) else (px,)
+        grey = all(v == 128 for v in values) or (im.mode == "CMYK" and all(v == 127 for v in values))
+    else:
+        corner = np.asarray(im.crop((max(0, im.width - block), max(0, im.height - block), im.width, im.height)))
+        grey = (corner == 128).all() or (im.mode == "CMYK" and (corner == 127).all())  # Adobe CMYK is inverted
+    if not grey:
         return
     ctx = av.CodecContext.create("mjpeg", "r")
     ctx.options = {"err_detect": "explode+careful+bitstream+buffer", "lowres": "3"}
     try:
-        frames = ctx.decode(av.Packet(path.read_bytes())) + ctx.decode(None)
+        frames = ctx.decode(av.Packet(content if content is not None else path.read_bytes())) + ctx.decode(None)
     except AV_ERRORS:
         frames = []
     if not frames:

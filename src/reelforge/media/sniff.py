@@ -155,6 +155,23 @@ def sniff(path: Path, limits: MediaLimits = MediaLimits()) -> Sniffed:
     return _sniff_text(path, head, complete=size <= len(head))
 
 
+def sniff_bytes(data: bytes, name: str, limits: MediaLimits = MediaLimits()) -> Sniffed | None:
+    """``sniff`` of a file's bytes already in memory, for the types its first bytes alone decide
+    (PNG, JPEG, GIF: what ingest reads whole, by the thousand); None for anything else, which the
+    file's own ``sniff`` identifies. The same limits, the same messages."""
+    if not data:
+        raise MediaError(f"{name}: empty file")
+    if len(data) > limits.max_bytes:
+        raise LimitExceeded(f"{name}: file is {len(data)} bytes, over the limit of {limits.max_bytes}")
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _make("image", "png")
+    if data.startswith(b"\xff\xd8\xff"):
+        return _make("image", "jpeg")
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return _make("image", "gif")
+    return None
+
+
 # ---------------------------------------------------------------------------------------------- binary
 
 
