@@ -387,3 +387,25 @@ def test_signing_keys_travel_only_when_asked(small: Studio, tmp_path: Path) -> N
     assert withkeys.manifest["keys"]
     restore(tmp_path / "b2", tmp_path / "r2")
     assert {p.name: p.read_bytes() for p in (tmp_path / "r2" / "keys").iterdir() if p.is_file()} == files
+
+
+def test_a_format_1_backup_with_blobs_two_folders_deep_still_serves(small: Studio, tmp_path: Path) -> None:
+    dest = tmp_path / "backup"
+    backup(small, dest)
+    # As an earlier version wrote it: format 1, blobs two folders deep, no LAYOUT file.
+    for path in [dest / "reelforge-backup.json", *dest.glob("snapshots/*/manifest.json")]:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc["format"] = 1
+        path.write_text(json.dumps(doc), encoding="utf-8")
+    blobs = dest / "blobs"
+    (blobs / "LAYOUT").unlink()
+    for f in [f for f in blobs.glob("??/*") if f.is_file() and len(f.name) == 64]:
+        (blobs / f.name[:2] / f.name[2:4]).mkdir(exist_ok=True)
+        os.rename(f, blobs / f.name[:2] / f.name[2:4] / f.name)
+    assert LocalBlobStore(blobs).levels == 2
+    again = backup(small, dest)  # an incremental backup into it finds every blob where it was
+    assert again.blobs.copied == 0 and again.blobs.skipped == again.blobs.blobs > 0
+    restore(dest, tmp_path / "restored")
+    with Studio.open(tmp_path / "restored") as restored:
+        assert sorted(a.sha256 for a in restored.assets.list()) == sorted(a.sha256 for a in small.assets.list())
+        assert restored.fsck().clean

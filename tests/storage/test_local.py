@@ -101,3 +101,27 @@ def test_an_unknown_layout_is_refused(tmp_path: Path) -> None:
     (root / "LAYOUT").write_text("a/b/c/d\n")
     with pytest.raises(InvalidInput, match="unknown blob layout"):
         LocalBlobStore(root)
+
+
+def test_a_deduplicated_commit_syncs_the_copy_it_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another writer's batch may have renamed that copy without syncing it yet: a row about to
+    # point at it needs it durable, so the commit that finds it syncs it too.
+    import reelforge.storage.local as local
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    sha = store.put_bytes(b"shared bytes").sha256
+    synced: list[Path] = []
+    monkeypatch.setattr(local, "_fsync_file", lambda p: synced.append(Path(p)))
+    store.put_bytes(b"shared bytes")
+    assert synced == [store.local_path(sha)]
+    synced.clear()
+    store.commit_many([store.stage_bytes(b"shared bytes", sync=False)])
+    assert store.local_path(sha) in synced
+
+
+def test_an_empty_layout_file_is_read_as_none_and_replaced(tmp_path: Path) -> None:
+    root = tmp_path / "blobs"
+    root.mkdir()
+    (root / "LAYOUT").write_text("")  # as a crash of a writer that did not sync could leave it
+    assert LocalBlobStore(root).levels == 1 and (root / "LAYOUT").read_text() == "ab/<sha256>\n"
+    assert not [p for p in root.iterdir() if p.name.startswith(".layout-")]

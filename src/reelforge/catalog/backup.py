@@ -58,7 +58,10 @@ from reelforge.storage.base import CHUNK, SHA_RE, CorruptBlob, MetaStore
 if TYPE_CHECKING:
     from reelforge.studio import Studio
 
-FORMAT = 1
+# 2: a new backup's own blob store keeps blobs one folder deep (its LAYOUT file says so); code that
+# reads only 1 refuses it instead of finding no blobs. Format 1 backups (two levels) still read.
+FORMAT = 2
+READS = (1, 2)
 MARKER = "reelforge-backup.json"
 CATALOG_FILE = "catalog.sqlite"
 BLOBS_FILE = "blobs.tsv"
@@ -155,8 +158,8 @@ def _open_dest(dest: Path, *, create: bool) -> Path:
             fmt = json.loads(marker.read_text(encoding="utf-8")).get("format")
         except (OSError, ValueError):
             raise InvalidInput(f"{marker} is not a reelforge backup marker") from None
-        if fmt != FORMAT:
-            raise InvalidInput(f"{dest} is a backup of format {fmt}; this code reads format {FORMAT}")
+        if fmt not in READS:
+            raise InvalidInput(f"{dest} is a backup of format {fmt}; this code reads formats 1 and 2")
         return dest
     if not create:
         if not dest.exists():
@@ -421,9 +424,9 @@ def _pick(dest: Path, snapshot: str | None) -> tuple[Path, dict[str, Any]]:
             raise NotFound(f"no snapshot {snapshot!r} in {dest}" + (" (ambiguous)" if found else "")
                            + f"; newest: {known}")
         manifest = found[0]
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in READS:
         raise InvalidInput(f"snapshot {manifest.get('id')} has format {manifest.get('format')}; "
-                           f"this code reads {FORMAT}")
+                           "this code reads formats 1 and 2")
     return dest / "snapshots" / str(manifest["id"]), manifest
 
 

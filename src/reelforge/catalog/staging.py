@@ -356,7 +356,9 @@ _WORKER_MODULES = ["reelforge.catalog.staging", "reelforge.media.probe", "reelfo
 def _pool_context() -> multiprocessing.context.BaseContext:
     """Fork server where there is one (Linux): it imports the workers' modules once and forks
     them already loaded, and it is a fresh process, so a parent with threads (a progress bar, a web
-    server) is safe; it stays up for the next ingest. Elsewhere, spawn: every worker imports them."""
+    server) is safe; it stays up for the next ingest. Elsewhere, spawn: every worker imports them.
+    Workers get the caller's environment (``_init_worker``), but what a library read from it when
+    the server imported it (thread counts, locale) is the server's, from its start."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")

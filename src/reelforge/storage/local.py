@@ -59,8 +59,9 @@ class PlacedBatch:
 
     staged: list[LocalStaged]
     todo: list[LocalStaged]  # those this batch placed (the rest were committed or discarded before)
-    folders: list[str]  # folders that got a new name
+    folders: list[str]  # the folders of the batch's blobs
     batch: bool  # one syncfs for all (else each file was fsynced before its rename)
+    found: list[str]  # blobs that were there already (deduplicated): synced too
 
 
 def _place_all(staged: Sequence[LocalStaged]) -> list[tuple[str, bool]]:
@@ -98,23 +99,41 @@ def _layout_levels(root: Path) -> int:
     holds blobs in two levels (made before the file existed), 1 for any other, recorded now."""
     marker = root / _LAYOUT_FILE
     try:
-        text = marker.read_text(encoding="ascii").strip()
+        text: str | None = marker.read_text(encoding="ascii").strip()
     except FileNotFoundError:
         text = None
-    if text is not None:
+    if text:
         if text not in _LAYOUTS:
             raise InvalidInput(f"{marker}: unknown blob layout {text!r}")
         return _LAYOUTS[text]
     levels = 2 if _holds_two_levels(root) else 1
     name = next(k for k, v in _LAYOUTS.items() if v == levels)
+    # Written whole and durable under a temporary name, then linked: another process sees no
+    # LAYOUT or a complete one, and a crash cannot leave an empty one (which would read as absent).
     try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:  # another process recorded it first
-        return _layout_levels(root)
+        fd, tmp = tempfile.mkstemp(dir=root, prefix=".layout-")
     except OSError:  # a read-only store: keep to what its contents say
         return levels
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(name + "\n")
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(name + "\n")
+            fh.flush()
+            os.fchmod(fh.fileno(), 0o644)
+            os.fsync(fh.fileno())
+        if text is None:
+            try:
+                os.link(tmp, marker)
+            except FileExistsError:  # another process recorded it first
+                return _layout_levels(root)
+            except OSError:  # a file system without hard links
+                if marker.exists():
+                    return _layout_levels(root)
+                os.replace(tmp, marker)
+        else:
+            os.replace(tmp, marker)  # an empty one (a crash of an older writer): replaced
+        _fsync_dir(root)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return levels
 
 
@@ -140,8 +159,11 @@ class LocalStaged:
             _fsync_file(self.path)
             self.synced = True
         final, renamed = self._place()
-        if renamed:
-            _fsync_dir(Path(final).parent)
+        if not renamed:
+            # Deduplicated onto a copy another writer may have renamed without syncing it yet (its
+            # batch syncs once, after its renames): made durable here, before our row points at it.
+            _fsync_file(Path(final))
+        _fsync_dir(Path(final).parent)
         return BlobInfo(self.sha256, self.size, os.stat(final).st_mtime)
 
     def _place(self) -> tuple[str, bool]:
@@ -250,6 +272,7 @@ class LocalBlobStore:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
+            os.fchmod(fd, 0o444)  # not left to the umask, as stream_to_staging does
             if sync:
                 os.fsync(fd)
         except BaseException:
@@ -281,8 +304,11 @@ class LocalBlobStore:
                     _fsync_file(s.path)
                     s.synced = True
         placed = _place_all(todo)
-        folders = sorted({os.path.dirname(final) for final, renamed in placed if renamed})
-        return PlacedBatch(list(staged), todo, folders, batch)
+        # Every folder, and the copies found already there: another writer may have renamed them
+        # without syncing them yet (see commit).
+        folders = sorted({os.path.dirname(final) for final, _ in placed})
+        found = [final for final, renamed in placed if not renamed]
+        return PlacedBatch(list(staged), todo, folders, batch, found)
 
     def sync_placed(self, placed: PlacedBatch) -> list[BlobInfo]:
         """Make a placed batch durable (system calls only: fine in a thread of its own)."""
@@ -294,6 +320,8 @@ class LocalBlobStore:
                 if not s.synced:
                     _fsync_file(Path(self._spath(s.sha256)))
                     s.synced = True
+            for final in placed.found:
+                _fsync_file(Path(final))
             for folder in placed.folders:
                 _fsync_dir(Path(folder))
         return [BlobInfo(s.sha256, s.size, os.stat(self._spath(s.sha256)).st_mtime) for s in placed.staged]
