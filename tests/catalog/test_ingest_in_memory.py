@@ -204,7 +204,7 @@ def test_workers_get_the_callers_environment_not_the_fork_servers(
     ctx = staging._pool_context()
     with cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:  # the fork server (if any) is up now
         assert pool.submit(os.getpid).result() > 0
-    monkeypatch.setenv("REELFORGE_TEST_WORKER_ENV", "set after the server started")
+    monkeypatch.setenv("WORKER_ENV_SET_BY_THE_TEST", "set after the server started")
     initargs = (str(tmp_path / "blobs"), MediaLimits().to_dict(), ctx.Event(), False, dict(os.environ))
     with cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=staging._init_worker, initargs=initargs) as pool:
-        assert pool.submit(os.getenv, "REELFORGE_TEST_WORKER_ENV").result() == "set after the server started"
+        assert pool.submit(os.getenv, "WORKER_ENV_SET_BY_THE_TEST").result() == "set after the server started"
