@@ -201,6 +201,7 @@ def test_a_failed_sync_commits_no_row(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_workers_get_the_callers_environment_not_the_fork_servers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(staging, "_single_threaded", lambda: False)  # as with a thread alive
     ctx = staging._pool_context()
     with cf.ProcessPoolExecutor(1, mp_context=ctx) as pool:  # the fork server (if any) is up now
         assert pool.submit(os.getpid).result() > 0

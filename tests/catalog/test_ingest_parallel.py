@@ -118,11 +118,13 @@ def test_one_bad_file_among_many_stores_nothing(tmp_path: Path, where: str) -> N
 
 
 @pytest.mark.usefixtures("force_pool")
-def test_workers_that_cannot_start_fall_back_to_this_process(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_that_cannot_start_fall_back_to_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
     import sys
 
-    # As when run from `python -`: spawned processes re-import __main__, and this one is gone.
+    # As when run from `python -` with a thread alive: the fork server's workers re-import
+    # __main__, and this one is gone.
+    monkeypatch.setattr(staging, "_single_threaded", lambda: False)
     main = sys.modules["__main__"]
     monkeypatch.setattr(main, "__spec__", None, raising=False)
     monkeypatch.setattr(main, "__file__", str(tmp_path / "gone.py"), raising=False)
@@ -130,6 +132,8 @@ def test_workers_that_cannot_start_fall_back_to_this_process(tmp_path: Path,
     s = Studio.init(tmp_path / "studio")
     report = s.assets.add([src], workers=2)
     assert len(report.added) == 10 and not list(s.blobs.tmp.iterdir())  # type: ignore[attr-defined]
+    assert [r.message for r in caplog.records].count(
+        next(r.message for r in caplog.records if "worker processes failed" in r.message)) == 1  # said once
 
 
 def test_ingest_queues_proxies_for_the_videos_added(tmp_path: Path) -> None:
@@ -191,3 +195,76 @@ def test_cli_add_summarises_and_queues_the_proxy_job(tmp_path: Path, capsys: pyt
     assert code == 2 and "zz_cut.png" in err and len(err.strip().splitlines()) == 1
     code, out, err = rf("--studio", home, "add", src, "--skip-invalid")
     assert code == 2 and "0 added, 33 already present, 1 rejected" in out and "rejected" in err
+
+
+@pytest.mark.usefixtures("force_pool")
+def test_workers_are_forked_from_a_single_threaded_caller_else_from_a_fork_server(tmp_path: Path) -> None:
+    import threading
+
+    src = _corpus(tmp_path / "in", n=10)
+    assert threading.active_count() == 1 and staging._pool_context().get_start_method() == "fork"
+    forked = Studio.init(tmp_path / "forked")
+    forked.assets.add([src], tags=["t"], workers=2)
+    # A thread alive (a progress bar, a server): a fork could copy a lock it holds.
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        assert staging._pool_context().get_start_method() == "forkserver"
+        served = Studio.init(tmp_path / "served")
+        served.assets.add([src], tags=["t"], workers=2)
+    finally:
+        release.set()
+        other.join()
+    serial = Studio.init(tmp_path / "serial")
+    serial.assets.add([src], tags=["t"], workers=1)
+    assert _described(forked) == _described(served) == _described(serial)
+    for s in (forked, served):
+        assert s.fsck().clean and not list(s.blobs.tmp.iterdir())  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("force_pool")
+def test_cyclic_gc_is_paused_while_ingesting_and_restored_after(tmp_path: Path) -> None:
+    import gc
+
+    from reelforge.media.limits import MediaLimits
+
+    src = _corpus(tmp_path / "in", n=6)
+    s = Studio.init(tmp_path / "studio")
+    seen: list[bool] = []
+    s.assets.add([src], workers=2, on_progress=lambda p: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+    gc.disable()  # a caller that runs without it keeps it off
+    try:
+        s.assets.add([make_image(tmp_path / "one.png", seed=7)])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # A worker forked while it is paused collects its own garbage.
+    ctx = staging._pool_context()
+    initargs = (str(tmp_path / "blobs"), MediaLimits().to_dict(), ctx.Event(), False, None, ctx.Array("b", 1))
+    with staging.gc_paused():
+        import concurrent.futures as cf
+
+        with cf.ProcessPoolExecutor(1, mp_context=ctx, initializer=staging._init_worker, initargs=initargs) as pool:
+            assert pool.submit(gc.isenabled).result() is True
+
+
+def test_a_chunk_goes_to_the_first_process_that_claims_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    from reelforge.media.limits import MediaLimits
+    from reelforge.storage import open_blob_store
+
+    claims = multiprocessing.get_context("fork").Array("b", 2)
+    monkeypatch.setattr(staging, "_WORKER", {
+        "blobs": open_blob_store(f"file://{tmp_path / 'blobs'}"), "limits": MediaLimits(),
+        "stop": multiprocessing.get_context("fork").Event(), "defer": False, "claims": claims})
+    image = make_image(tmp_path / "a.png", seed=3)
+    item = (0, image, "a.png", "a.png")
+    assert staging._claim(claims, 1)  # the calling process took chunk 1
+    assert staging._worker_chunk(1, [item], False) is None  # a worker given it skips it
+    got = staging._worker_chunk(0, [item], False)
+    assert got is not None and isinstance(got[0][1], staging.Staged)
+    assert not staging._claim(claims, 0)  # and nobody takes chunk 0 again
+    got[0][1].discard()

@@ -29,6 +29,7 @@ from reelforge.catalog.staging import (
     Staged,
     default_workers,
     display_name,
+    gc_paused,
     plan_workers,
     raw_name_bytes,
     stage_files,
@@ -166,22 +167,23 @@ class AssetService:
         if workers is None:
             workers = self.settings.ingest_workers
         sizes = [_size(src) for src, _ in files]
-        staged = stage_files(
-            self.blobs, files, self.settings.limits, safe_name, skip_invalid=skip_invalid,
-            workers=plan_workers(files, sizes, workers or default_workers()), progress=tick, sizes=sizes,
-            defer_thumbnails=defer_thumbnails,
-        )
-        report.rejected.extend(staged.rejected)
-        pending = staged.staged
-        try:
-            if asset_id is not None and pending:
-                pending[0].asset_id = asset_id
-            total = sum(sizes)
-            tick(IngestProgress(len(files), len(files), total, total, "committing"))
-            self._commit(pending, proj.id, tags, meta or {}, created_by_job, report)
-        finally:
-            for p in pending:
-                p.discard()  # no-op for what was committed; the rest leaves staging
+        with gc_paused():
+            staged = stage_files(
+                self.blobs, files, self.settings.limits, safe_name, skip_invalid=skip_invalid,
+                workers=plan_workers(files, sizes, workers or default_workers()), progress=tick, sizes=sizes,
+                defer_thumbnails=defer_thumbnails,
+            )
+            report.rejected.extend(staged.rejected)
+            pending = staged.staged
+            try:
+                if asset_id is not None and pending:
+                    pending[0].asset_id = asset_id
+                total = sum(sizes)
+                tick(IngestProgress(len(files), len(files), total, total, "committing"))
+                self._commit(pending, proj.id, tags, meta or {}, created_by_job, report)
+            finally:
+                for p in pending:
+                    p.discard()  # no-op for what was committed; the rest leaves staging
         if progress:
             progress(len(files), len(files), "done")
         return report
@@ -210,12 +212,14 @@ class AssetService:
                     b.commit()
             self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, lambda: None)
             return
-        # Local files: renamed here, then synced in a thread (one system call, which releases the
-        # GIL) while the rows are built and inserted; the transaction commits only once the sync
+        # Local files: renamed and then synced in a thread (system calls, which release the GIL)
+        # while the rows are built and inserted here; the transaction commits only once the sync
         # has returned, so a row never points at bytes a crash could lose.
-        placed = place_many(blobs)
+        def place_and_sync() -> object:
+            return self.blobs.sync_placed(place_many(blobs))  # type: ignore[attr-defined]
+
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelforge-blob-sync") as pool:
-            durable = pool.submit(self.blobs.sync_placed, placed)  # type: ignore[attr-defined]
+            durable = pool.submit(place_and_sync)
             self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, durable.result)
 
     def _write_rows_retrying(

@@ -47,7 +47,7 @@ def collect(paths: Sequence[str | Path], recursive: bool = True, *, follow_symli
         if not p.exists():
             raise NotFound(f"{display_name(str(raw))}: no such file or directory")
         if p.is_dir():
-            _walk(p, p, p.resolve(), recursive, follow_symlinks, out, set())
+            _walk(p, p, p.resolve(), recursive, follow_symlinks, out, set(), "")
         elif p.is_file():
             out.files.append((p, p.name))
         else:
@@ -56,8 +56,11 @@ def collect(paths: Sequence[str | Path], recursive: bool = True, *, follow_symli
 
 
 def _walk(
-    top: Path, folder: Path, root_real: Path, recursive: bool, follow: bool, out: Collected, seen: set[Path]
+    top: Path, folder: Path, root_real: Path, recursive: bool, follow: bool, out: Collected, seen: set[Path],
+    prefix: str,
 ) -> None:
+    """``prefix``: the folder's path inside ``top`` with a trailing slash ("" for ``top``), so an
+    entry's catalog name is a concatenation (folders of thousands of files)."""
     real_folder = folder.resolve()
     if real_folder in seen:  # a symlinked folder loop (only reachable with follow_symlinks)
         return
@@ -71,7 +74,7 @@ def _walk(
         if entry.name.startswith("."):
             continue  # hidden files and folders (.DS_Store, .git) are never media
         path = Path(entry.path)
-        rel = path.relative_to(top).as_posix()
+        rel = prefix + entry.name
         if entry.is_symlink():
             try:
                 target = path.resolve(strict=True)
@@ -85,7 +88,7 @@ def _walk(
                 continue
             if target.is_dir():
                 if recursive and follow:
-                    _walk(top, path, root_real, recursive, follow, out, seen)
+                    _walk(top, path, root_real, recursive, follow, out, seen, rel + "/")
                 elif recursive:
                     out.refused.append((str(path), "symlinked folder (use --follow-symlinks to read it)"))
                 continue
@@ -96,6 +99,6 @@ def _walk(
             continue
         if entry.is_dir(follow_symlinks=False):
             if recursive:
-                _walk(top, path, root_real, recursive, follow, out, seen)
+                _walk(top, path, root_real, recursive, follow, out, seen, rel + "/")
         elif entry.is_file(follow_symlinks=False):
             out.files.append((path, rel))

@@ -69,17 +69,23 @@ def register(app: typer.Typer) -> None:
         metadata = _pairs(meta)  # bad metadata fails before anything is read
         s = studio()
         started = time.monotonic()
-        seen = {"bytes": 0}
+        seen = {"bytes": 0, "drawn": 0.0}
 
         def show(p: IngestProgress) -> None:
             seen["bytes"] = p.bytes_done
-            elapsed = max(time.monotonic() - started, 1e-6)
+            now = time.monotonic()
+            elapsed = max(now - started, 1e-6)
             rate = f"{p.files_done / elapsed:,.0f} files/s {p.bytes_done / 1e6 / elapsed:,.0f} MB/s"
             bar.update(t, completed=p.files_done, total=p.files_total, rate=rate, description=safe(p.message[-50:]))
+            if now - seen["drawn"] >= 0.1:  # ten redraws a second, from this thread
+                seen["drawn"] = now
+                bar.refresh()
 
+        # Redrawn from the progress calls rather than by rich's refresh thread: a process with one
+        # thread forks its ingest workers, which start far sooner than a fork server's (staging).
         with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                       TextColumn("{task.description}"), console=err_console.get(), transient=True,
-                      disable=not err_console.is_terminal) as bar:
+                      disable=not err_console.is_terminal, auto_refresh=False) as bar:
             t = bar.add_task("", total=None, rate="")
             report = s.ingest(
                 paths, project=project, tags=tag, name=name, skip_invalid=skip_invalid, meta=metadata,

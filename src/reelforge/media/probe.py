@@ -262,8 +262,12 @@ def _probe_image(
             # DCT scaling (1/2..1/8) still entropy-decodes every coefficient of every scan: the
             # whole file is read and checked, but the IDCT and colour work shrink up to 64 times.
             # (Not for MPO: Pillow keeps the scale across frames while their tiles stay full-size.)
-            wanted = fit_size(width, height, thumb_size) if thumb_size and not self_thumb else (1, 1)
-            im.draft(mode, wanted)
+            cut_thumb = bool(thumb_size) and not self_thumb
+            wanted = fit_size(width, height, thumb_size) if cut_thumb else (1, 1)  # type: ignore[arg-type]
+            # When no thumbnail is cut from this decode, luma alone: libjpeg still entropy-decodes
+            # every component's coefficients, and skips the chroma's IDCT and colour conversion
+            # (a fifth of a small file's decode). Only YCbCr/RGB files change mode (CMYK stays).
+            im.draft(mode if cut_thumb else "L", wanted)
         total_ms = 0.0
         for index in range(n_frames):
             if index:
