@@ -280,7 +280,7 @@ def floor_per_file(files: list[Path], scratch: Path) -> dict[str, float]:
         os.close(fd)
         t2 = time.perf_counter()
         im = Image.open(io.BytesIO(data))
-        im.draft("RGB", (1, 1))
+        im.draft("L", (1, 1))  # luma only, as ingest decodes a JPEG that is its own thumbnail
         im.load()
         t3 = time.perf_counter()
         folder = os.path.join(scratch, digest[:2], digest[2:4])
@@ -356,6 +356,15 @@ def cold_pool() -> None:
         stop()
 
 
+def pool_start_method() -> str:
+    """How ingest would start its worker processes here and now ("fork" from a process with one
+    Python thread, as `reelforge add`; else "forkserver"); "" for code without that choice."""
+    from reelforge.catalog import staging
+
+    choose = getattr(staging, "_pool_context", None)
+    return choose().get_start_method() if choose is not None else ""
+
+
 def ingest(studio: Any, folder: Path) -> Any:
     """What ``reelforge add FOLDER`` runs. (Code from before ``Studio.ingest`` existed ran the same
     work through ``studio.assets.add``, which is how a --before run on it is measured.)"""
@@ -376,7 +385,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         sizes = {name: [f.stat().st_size for f in files] for name, files in sets.items()}
         warm([f for files in sets.values() for f in files])
 
-        results: dict[str, dict[str, float]] = {}
+        results: dict[str, dict[str, Any]] = {}
+        pool_start = ""
         queued: list[tuple[Any, str]] = []  # (studio, job id) of the derived jobs queued
         studio = None
         for name, files in sets.items():
@@ -385,6 +395,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             best_b: Baseline | None = None
             best_rf = float("inf")
             best_phases: dict[str, float] = {}
+            runs: list[tuple[float, float]] = []  # (baseline s, reelforge s) of each pair
             slug = name.replace(",", "").replace(" ", "_")
             repeat = args.small_repeat if name == "small JPEGs" else args.repeat
             for r in range(repeat):
@@ -398,6 +409,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                     studio.close()
                 studio = Studio.init(work / f"studio-{slug}-{r}")
                 cold_pool()
+                pool_start = pool_start_method()
                 with phase_timer() as phases:
                     t0 = time.perf_counter()
                     report = ingest(studio, files[0].parent)
@@ -407,13 +419,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                                      f"{len(report.duplicates)} duplicates, {len(report.rejected)} rejected")
                 log(f"{name} #{r + 1}: cp {b.cp:.2f} s + sha256sum {b.sha:.2f} s (sync {b.sync:.2f} s); "
                     f"reelforge {rf:.2f} s = {rf / b.total:.2f}x")
+                runs.append((b.total, rf))
                 if rf < best_rf:
                     best_rf, best_phases = rf, dict(phases)
             queued.extend((studio, j) for j in getattr(report, "jobs", []))  # the last studio's
             assert best_b is not None
             results[name] = {"files": len(files), "bytes": sum(sizes[name]), "cp": best_b.cp, "sync": best_b.sync,
                              "sha": best_b.sha, "baseline": best_b.total, "reelforge": best_rf,
-                             "phases": best_phases}
+                             "phases": best_phases, "runs": runs}
 
         stills = sets["stills"]
         samples = {
@@ -450,6 +463,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "sets": results, "steps": {k: vars(v) for k, v in steps.items()}, "jobs_queued": jobs,
         "floor_ms": floor, "derived_s": derived, "repeat": args.repeat, "small_repeat": args.small_repeat,
+        "pool_start": pool_start,
         "sizes_mb": {name: [round(mb(s), 4) for s in v] for name, v in sizes.items()},
     }
 
@@ -548,10 +562,26 @@ catalog row or progress; reelforge's own time is {ratio["small JPEGs"] / floor_r
         rest = small_set["reelforge"] - phases["check"] - phases["commit"]
         phase_note = f"""
 The best small-JPEG run's {small_set["reelforge"]:.2f} s: {phases["check"]:.2f} s checking the files in the pool (its
-fork server's start included, {small_set["files"] / phases["check"]:,.0f} files/s), {phases["commit"]:.2f} s committing them (renames in this
-process, then the syncfs in a thread while the rows are inserted), {rest:.2f} s the rest (listing and sizing the files, queueing
+start included, {small_set["files"] / phases["check"]:,.0f} files/s), {phases["commit"]:.2f} s committing them (renames and
+the syncfs in a thread while the rows are inserted), {rest:.2f} s the rest (listing and sizing the files, queueing
 jobs). The commit alone is {phases["commit"] / small_set["baseline"]:.1f}× the baseline's whole time.
 """
+    spread_note = ""
+    runs = sets["small JPEGs"].get("runs") or []
+    if len(runs) > 1:
+        base_s = [b for b, _ in runs]
+        rf_s = [r for _, r in runs]
+        paired = sorted(r / b for b, r in runs)
+        spread_note = f"""
+How much one run says: the small JPEGs' {len(runs)} pairs took {min(base_s):.2f}-{max(base_s):.2f} s (baseline) and
+{min(rf_s):.2f}-{max(rf_s):.2f} s (reelforge); each pair's own ratio ranged {paired[0]:.2f}-{paired[-1]:.2f}× (median
+{statistics.median(paired):.2f}×). The disk and the 2 cores are shared with other machines' work, and `cp` of 5,000
+files swings most; the table takes each side's best.
+"""
+    pool_desc = {
+        "fork": "forked from the benchmark's process, which runs one Python thread as `reelforge add` does",
+        "forkserver": "its fork server started afresh",
+    }.get(res.get("pool_start", "forkserver"), res.get("pool_start", ""))
     before_note = ""
     if before is not None:
         before_note = (f"\n*Before* is the same `{before['command']}` run on {before_label} "
@@ -595,9 +625,9 @@ per file, spread over all {cores} cores) is {stills_floor:.1f}× the baseline's 
 every chunk is CRC-checked and its image stream inflated (zlib-ng) and checked scanline by scanline,
 and all of a JPEG's entropy-coded bytes are read (only the IDCT is DCT-scaled); small files also each
 create a blob in the content-addressed store (folders `ab/`: 256 of them). The process pool is sized
-to the machine, so more cores divide the work; every timed ingest starts its pool's fork server, as
+to the machine, so more cores divide the work; every timed ingest starts its pool ({pool_desc}), as
 `reelforge add` does.{derived_note}
-{floor_note}{phase_note}"""
+{floor_note}{phase_note}{spread_note}"""
 
 
 def main(argv: list[str] | None = None) -> int:
