@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import errno
 import gc
 import hashlib
 import io
@@ -188,28 +189,45 @@ def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> tu
     is read whole (one read, one hash, one write) and its bytes are returned for the checks; a
     bigger one streams through and None comes back."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    if not src.is_symlink():
-        flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(src, flags)
+        try:
+            fd = os.open(src, flags | os.O_NOFOLLOW)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            # A symlink (the listing refused those it may not follow): followed, as listed. (One
+            # open instead of an lstat and an open: the symlink test costs a system call per file.)
+            fd = os.open(src, flags)
     except FileNotFoundError:
         raise NotFound(f"{display_name(str(src))}: no such file") from None
     except OSError as exc:
         raise InvalidInput(f"{display_name(str(src))}: cannot open ({exc.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    data: bytes | None = None
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidInput(f"{display_name(str(src))}: not a regular file")
         if st.st_size > max_bytes:
             raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
-        suffix = src.suffix.lower()[:16]
+        name = src.name
+        dot = name.rfind(".")
+        suffix = name[dot:].lower()[:16] if 0 < dot < len(name) - 1 else ""  # as Path.suffix
         stage_bytes = getattr(blobs, "stage_bytes", None)
-        cap = min(IN_MEMORY_BYTES, max_bytes)
-        if stage_bytes is not None and st.st_size <= cap:
-            data = _read_upto(fh.fileno(), st.st_size + 1, st.st_size)  # one more: did it grow since?
-            if len(data) <= st.st_size:
-                return stage_bytes(data, suffix, sync=sync), data
-            fh.seek(0)  # it grew since: stream it like a big file (the limit is checked there)
+        if stage_bytes is not None and st.st_size <= min(IN_MEMORY_BYTES, max_bytes):
+            # Plain reads on the descriptor (no file object): the bytes are all we need.
+            data = _read_upto(fd, st.st_size + 1, st.st_size)  # one more: did it grow since?
+            if len(data) > st.st_size:
+                data = None
+                os.lseek(fd, 0, os.SEEK_SET)  # it grew: streamed like a big file (the limit is checked there)
+        fh = None if data is not None else os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    if data is not None:
+        os.close(fd)
+        return stage_bytes(data, suffix, sync=sync), data
+    assert fh is not None
+    with fh:
         if sync:
             return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes), None
         return blobs.stage_stream(fh, suffix=suffix, max_bytes=max_bytes, sync=False), None  # type: ignore[call-arg]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import secrets
@@ -66,6 +67,18 @@ class PlacedBatch:
 
 def _place_all(staged: Sequence[LocalStaged]) -> list[tuple[str, bool]]:
     return [s._place() for s in staged]
+
+
+def _new_stage_tag() -> None:
+    _STAGE_TAG[0] = f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+# This process's prefix for the names of bytes staged from memory (then a per-store counter): a
+# random tag per process, renewed in a forked child, rather than random bytes per file (a system
+# call each); O_EXCL settles any clash anyway.
+_STAGE_TAG = [""]
+_new_stage_tag()
+os.register_at_fork(after_in_child=_new_stage_tag)
 
 
 def _syncfs(path: Path) -> bool:
@@ -234,6 +247,7 @@ class LocalBlobStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.levels = _layout_levels(self.root)
         self._folders: set[str] = set()  # blob folders known to exist (prepare skips their mkdir)
+        self._stage_count = itertools.count()
 
     def _path(self, sha256: str) -> Path:
         return Path(self._spath(sha256))
@@ -262,7 +276,7 @@ class LocalBlobStore:
         sha = hashlib.sha256(data).hexdigest()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         while True:
-            path = os.path.join(self._tmp_s, f"stage-{secrets.token_hex(8)}{safe_suffix}")
+            path = os.path.join(self._tmp_s, f"stage-{_STAGE_TAG[0]}-{next(self._stage_count)}{safe_suffix}")
             try:
                 fd = os.open(path, flags, 0o444)  # the mode applies to later opens, not to this fd
                 break
