@@ -579,7 +579,7 @@ How much one run says: the small JPEGs' {len(runs)} pairs took {min(base_s):.2f}
 files swings most; the table takes each side's best.
 """
     pool_desc = {
-        "fork": "forked from the benchmark's process, which runs one Python thread as `reelforge add` does",
+        "fork": "forked from the benchmark's process, which runs one Python thread",
         "forkserver": "its fork server started afresh",
     }.get(res.get("pool_start", "forkserver"), res.get("pool_start", ""))
     before_note = ""
@@ -635,8 +635,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="stills and clips multiplier (1.0: 300 stills, 3+3 clips)")
     ap.add_argument("--small", type=int, default=5000, help="number of small JPEGs")
     ap.add_argument("--workdir", type=Path, default=None, help="where to build the corpus (default: a temp dir)")
-    ap.add_argument("--repeat", type=int, default=3, help="runs of each side per set; the best counts")
-    ap.add_argument("--small-repeat", type=int, default=5,
+    ap.add_argument("--repeat", type=int, default=5, help="runs of each side per set; the best counts")
+    ap.add_argument("--small-repeat", type=int, default=7,
                     help="runs of each side for the small JPEGs (a pair takes seconds; cp of 5,000 files swings most)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (corpus, copies, studio)")
     ap.add_argument("--gen-jobs", type=int, default=2, help="processes that build the corpus (not timed)")
@@ -652,7 +652,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale <= 0 or args.small < 1:
         ap.error("--scale and --small must be positive")
     args.command = "python benchmarks/bench_ingest.py" + (f" --scale {args.scale:g}" if args.scale != 1.0 else "") \
-        + (f" --small {args.small}" if args.small != 5000 else "")
+        + (f" --small {args.small}" if args.small != 5000 else "") \
+        + (f" --repeat {args.repeat}" if args.repeat != 5 else "") \
+        + (f" --small-repeat {args.small_repeat}" if args.small_repeat != 7 else "")
     before = json.loads(args.before.read_text()) if args.before else None
     res = json.loads(args.from_json.read_text()) if args.from_json else measure(args)
     if args.json:
