@@ -107,6 +107,36 @@ def test_symlinks_inside_the_folder_and_loops(sqlite_studio: Studio, tmp_path: P
     assert sorted(Path(p).name for p, _ in report.rejected) == ["dangling.png", "loop"]
 
 
+def test_a_symlink_swapped_in_after_listing_is_refused(
+    sqlite_studio: Studio, tmp_path: Path, secret: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reelforge.catalog import assets as assets_module
+
+    folder = tmp_path / "plates"
+    make_image(folder / "a.png", seed=1)
+    make_image(folder / "b.png", seed=2)
+    (folder / "alias.png").symlink_to(folder / "a.png")  # listed as a symlink: followed
+    real_collect = assets_module.collect
+
+    def collect_then_swap(*args: object, **kwargs: object) -> object:
+        got = real_collect(*args, **kwargs)  # type: ignore[arg-type]
+        (folder / "b.png").unlink()  # between the listing and the read, b.png becomes a link out
+        (folder / "b.png").symlink_to(secret)
+        return got
+
+    monkeypatch.setattr(assets_module, "collect", collect_then_swap)
+    with pytest.raises(InvalidInput, match=r"b\.png: is a symlink now") as refused:
+        sqlite_studio.assets.add([folder])
+    assert sqlite_studio.assets.list() == [] and not list(sqlite_studio.blobs.iter_blobs())
+    assert str(refused.value).count("b.png") == 1, str(refused.value)  # named once
+    (folder / "b.png").unlink()
+    make_image(folder / "b.png", seed=2)
+    report = sqlite_studio.assets.add([folder], skip_invalid=True)
+    assert [a.name for a in report.added] == ["a.png"] and len(report.duplicates) == 1  # alias.png, followed
+    assert len(report.rejected) == 1 and "is a symlink now" in report.rejected[0][1]
+    assert secret.read_bytes() not in [sqlite_studio.blobs.read_bytes(a.sha256) for a in sqlite_studio.assets.list()]
+
+
 # -- writing outside the destination --------------------------------------------------------------
 def test_export_never_writes_through_planted_symlinks(
     sqlite_studio: Studio, tmp_path: Path, secret: Path

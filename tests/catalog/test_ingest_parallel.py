@@ -240,6 +240,18 @@ def test_cyclic_gc_is_paused_while_ingesting_and_restored_after(tmp_path: Path) 
         assert not gc.isenabled()
     finally:
         gc.enable()
+    # With another thread alive (a server's), collection is left alone.
+    import threading
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, daemon=True)
+    other.start()
+    try:
+        with staging.gc_paused():
+            assert gc.isenabled()
+    finally:
+        release.set()
+        other.join()
     # A worker forked while it is paused collects its own garbage.
     ctx = staging._pool_context()
     initargs = (str(tmp_path / "blobs"), MediaLimits().to_dict(), ctx.Event(), False, None, ctx.Array("b", 1))
@@ -261,7 +273,7 @@ def test_a_chunk_goes_to_the_first_process_that_claims_it(tmp_path: Path, monkey
         "blobs": open_blob_store(f"file://{tmp_path / 'blobs'}"), "limits": MediaLimits(),
         "stop": multiprocessing.get_context("fork").Event(), "defer": False, "claims": claims})
     image = make_image(tmp_path / "a.png", seed=3)
-    item = (0, image, "a.png", "a.png")
+    item = (0, image, "a.png", "a.png", False)
     assert staging._claim(claims, 1)  # the calling process took chunk 1
     assert staging._worker_chunk(1, [item], False) is None  # a worker given it skips it
     got = staging._worker_chunk(0, [item], False)

@@ -171,7 +171,7 @@ class AssetService:
             staged = stage_files(
                 self.blobs, files, self.settings.limits, safe_name, skip_invalid=skip_invalid,
                 workers=plan_workers(files, sizes, workers or default_workers()), progress=tick, sizes=sizes,
-                defer_thumbnails=defer_thumbnails,
+                defer_thumbnails=defer_thumbnails, followable=got.symlinks,
             )
             report.rejected.extend(staged.rejected)
             pending = staged.staged

@@ -23,11 +23,12 @@ import io
 import logging
 import multiprocessing
 import os
+import signal
 import stat
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,13 +70,20 @@ _gc_state = {"depth": 0, "was_enabled": False}
 def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while an ingest makes its thousands of objects that live to its
     end (in a big process, each full collection walks everything it holds: a tenth of the commit
-    time for 5,000 small files). Memory is still freed by reference counting; nested and concurrent
-    ingests keep it paused until the last one leaves, and it is restored as it was."""
+    time for 5,000 small files). Memory is still freed by reference counting; a nested ingest keeps
+    it paused until the outer one leaves, and it is restored as it was. Only in a process with one
+    Python thread (`reelforge add`, a script): where other threads work (a server's ingests
+    overlapping), collection is left alone, or it could stay off for all of them indefinitely."""
     with _gc_lock:
-        if _gc_state["depth"] == 0:
-            _gc_state["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_state["depth"] += 1
+        pause = _gc_state["depth"] > 0 or threading.active_count() == 1
+        if pause:
+            if _gc_state["depth"] == 0:
+                _gc_state["was_enabled"] = gc.isenabled()
+                gc.disable()
+            _gc_state["depth"] += 1
+    if not pause:
+        yield
+        return
     try:
         yield
     finally:
@@ -138,14 +146,15 @@ class StageResult:
 
 def stage_one(
     blobs: BlobStore, src: Path, raw_name: str, name: str, limits: MediaLimits, *, sync: bool = True,
-    defer_thumbnails: bool = False,
+    defer_thumbnails: bool = False, follow: bool = False,
 ) -> Staged:
     """Stage, validate and thumbnail one file (``name``: its checked catalog name); raises a
     ReelforgeError naming the file by its own name. With ``defer_thumbnails``, images whose
-    thumbnail would cost a decode of its own (see DEFER_THUMB_FROM_PIXELS) are only checked."""
+    thumbnail would cost a decode of its own (see DEFER_THUMB_FROM_PIXELS) are only checked.
+    ``follow``: the file was listed as a symlink (see ``walk.collect``), which may be followed."""
     from reelforge.media import is_document, probe_document, probe_with_thumbnail
 
-    blob, content = _stage_source(blobs, src, limits.max_bytes, sync)
+    blob, content = _stage_source(blobs, src, limits.max_bytes, sync, follow)
     thumb: StagedBlob | None = None
     try:
         # Probe the staged copy, not the source: what we validate is exactly what we keep (a small
@@ -183,11 +192,14 @@ def _stage_bytes(blobs: BlobStore, data: bytes, sync: bool) -> StagedBlob:
     return blobs.stage_stream(io.BytesIO(data), suffix=".jpg", sync=False)  # type: ignore[call-arg]
 
 
-def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> tuple[StagedBlob, bytes | None]:
+def _stage_source(
+    blobs: BlobStore, src: Path, max_bytes: int, sync: bool, follow: bool = False,
+) -> tuple[StagedBlob, bytes | None]:
     """Stage a file we listed, opened without following a symlink swapped in since (unless the
-    listing itself was a symlink the user allowed), and only if it is a regular file. A small file
-    is read whole (one read, one hash, one write) and its bytes are returned for the checks; a
-    bigger one streams through and None comes back."""
+    listing itself was a symlink the user allowed: ``follow``), and only if it is a regular file.
+    A small file is read whole (one read, one hash, one write) and its bytes are returned for the
+    checks; a bigger one streams through and None comes back. Refusals do not name the file: the
+    caller does (``_raise``, or the rejected list)."""
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         try:
@@ -195,18 +207,18 @@ def _stage_source(blobs: BlobStore, src: Path, max_bytes: int, sync: bool) -> tu
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise
-            # A symlink (the listing refused those it may not follow): followed, as listed. (One
-            # open instead of an lstat and an open: the symlink test costs a system call per file.)
-            fd = os.open(src, flags)
+            if not follow:
+                raise InvalidInput("is a symlink now, and was not one when it was listed") from None
+            fd = os.open(src, flags)  # listed as a symlink the user allowed: followed
     except FileNotFoundError:
-        raise NotFound(f"{display_name(str(src))}: no such file") from None
+        raise NotFound("no such file") from None
     except OSError as exc:
-        raise InvalidInput(f"{display_name(str(src))}: cannot open ({exc.strerror})") from None
+        raise InvalidInput(f"cannot open ({exc.strerror})") from None
     data: bytes | None = None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InvalidInput(f"{display_name(str(src))}: not a regular file")
+            raise InvalidInput("not a regular file")
         if st.st_size > max_bytes:
             raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
         name = src.name
@@ -250,8 +262,9 @@ def _read_upto(fd: int, n: int, expected: int | None = None) -> bytes:
 
 # -- many files ------------------------------------------------------------------------------------
 
-# (position in the call, file, its name as listed, its checked catalog name or why it has none)
-Item = tuple[int, Path, str, "str | ReelforgeError"]
+# (position in the call, file, its name as listed, its checked catalog name or why it has none,
+# whether it was listed as a symlink, which staging may follow)
+Item = tuple[int, Path, str, "str | ReelforgeError", bool]  # ..., and whether it may be followed
 Outcome = tuple[int, "Staged | ReelforgeError"]
 
 
@@ -263,14 +276,14 @@ def _run_chunk(
     its only outcome. Any other exception also discards them before it propagates."""
     out: list[Outcome] = []
     try:
-        for index, src, raw_name, name in items:
+        for index, src, raw_name, name, follow in items:
             if stop():
                 break
             try:
                 if isinstance(name, ReelforgeError):
                     raise name
                 out.append((index, stage_one(blobs, src, raw_name, name, limits, sync=sync,
-                                             defer_thumbnails=defer_thumbnails)))
+                                             defer_thumbnails=defer_thumbnails, follow=follow)))
             except ReelforgeError as exc:
                 if not skip_invalid:
                     _discard(out)
@@ -300,6 +313,11 @@ def _init_worker(blob_url: str, limits: dict[str, Any], stop: Event, defer_thumb
     from reelforge.media.limits import MediaLimits
     from reelforge.storage import open_blob_store
 
+    # Forked from the caller, a worker has its signal handlers: a SIGTERM handler would keep the
+    # pool from stopping it, and an event loop's wakeup descriptor would hear its signals.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.set_wakeup_fd(-1)
     if not gc.isenabled():
         # Forked from an ingest, which pauses collection: objects inherited from the parent are
         # set aside for good (a collection here must not run their finalizers: a database
@@ -389,13 +407,17 @@ def stage_files(
     progress: Callable[[IngestProgress], None] | None = None,
     sizes: Sequence[int] | None = None,
     defer_thumbnails: bool = False,
+    followable: Collection[Path] = (),
 ) -> StageResult:
     """Stage every file (see the module docstring). Raises the first refusal, in the files' order
     as far as it is known, unless ``skip_invalid``; then nothing of this call is left in staging.
     Where the store commits batches (``commit_many``, which makes them durable), the staged bytes
-    are not fsynced here. ``sizes``: the files' sizes, if the caller has them (for progress)."""
+    are not fsynced here. ``sizes``: the files' sizes, if the caller has them (for progress).
+    ``followable``: the files listed as symlinks (``walk.collect``); any other file that is a
+    symlink when it is opened is refused."""
     sizes = list(sizes) if sizes is not None else [_size(src) for src, _ in files]
-    items: list[Item] = [(i, src, raw, _named(check_name, raw)) for i, (src, raw) in enumerate(files)]
+    items: list[Item] = [(i, src, raw, _named(check_name, raw), src in followable)
+                         for i, (src, raw) in enumerate(files)]
     parallel = workers > 1 and hasattr(blobs, "commit_many") and hasattr(blobs, "url")
     batch_sync = not hasattr(blobs, "commit_many")  # stores without a batch commit sync each file
     tracker = _Tracker(len(files), sum(sizes), sizes, progress)
@@ -419,9 +441,7 @@ def stage_files(
 
 
 # What a worker imports, loaded once by the fork server rather than by every worker.
-# "__main__": the caller's main script, imported once by the server, not by every worker (as spawn
-# does: `reelforge add` would import the CLI in each).
-_WORKER_MODULES = ["__main__", "reelforge.catalog.staging", "reelforge.media.probe", "reelforge.storage.local"]
+_WORKER_MODULES = ["reelforge.catalog.staging", "reelforge.media.probe", "reelforge.storage.local"]
 
 
 def _single_threaded() -> bool:
@@ -489,6 +509,10 @@ def _stage_parallel(
             futures[i] = pool.submit(_worker_chunk, i, chunk, skip_invalid)
     except Exception as exc:  # no worker could start (a fork server that died at its start raises
         failed(exc)  # here, not BrokenExecutor): this process does the rest
+        # Workers started before one failed to (a fork refused at a process limit) wait on a queue
+        # nobody will feed and would keep this process from exiting.
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.kill()
     here = deque(i for i, f in enumerate(futures) if f is None)  # chunks no worker will do
 
     def finish(i: int, got: list[Outcome]) -> None:
@@ -497,12 +521,18 @@ def _stage_parallel(
         tracker.finished(got)
         if _refused(got, skip_invalid):
             refused = True
-            stop.set()  # chunks in flight stop at their next file
+            if not broken:
+                stop.set()  # chunks in flight stop at their next file
+
+    def stopped() -> bool:
+        # Once the pool broke, its shared locks are not touched: a worker killed while holding
+        # one would block this process for good.
+        return refused if broken else stop.is_set()
 
     def run_here(i: int) -> None:
         for item in chunks[i]:
             tracker.starting(item)
-        finish(i, _run_chunk(blobs, chunks[i], limits, skip_invalid, False, stop.is_set, defer_thumbnails))
+        finish(i, _run_chunk(blobs, chunks[i], limits, skip_invalid, False, stopped, defer_thumbnails))
 
     def collect(block: bool) -> None:
         pending = [f for f in futures if f is not None]
@@ -516,7 +546,8 @@ def _stage_parallel(
                 got = fut.result()  # a bug or I/O error in a worker propagates (after cleanup)
             except cf.BrokenExecutor as exc:
                 # A worker could not start (e.g. a __main__ that spawn cannot import) or died: its
-                # chunk is done here. Files a killed worker staged are left for gc.
+                # chunk is done here. Files a killed worker staged (or one still staging while the
+                # pool fails its futures, before it stops it) are left in staging for gc.
                 failed(exc)
                 if results[i] is None:
                     here.append(i)
@@ -544,7 +575,8 @@ def _stage_parallel(
             else:
                 break
     except BaseException:
-        stop.set()
+        if not broken:
+            stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
         _discard_all(results, futures)
         raise

@@ -21,6 +21,9 @@ __all__ = ["Collected", "collect", "collect_files"]
 class Collected:
     files: list[tuple[Path, str]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    # The files listed that are symlinks, which staging may follow; a file that is a symlink when
+    # it is opened but was not listed as one (swapped in since) is refused.
+    symlinks: set[Path] = field(default_factory=set)
 
 
 def collect_files(
@@ -50,6 +53,8 @@ def collect(paths: Sequence[str | Path], recursive: bool = True, *, follow_symli
             _walk(p, p, p.resolve(), recursive, follow_symlinks, out, set(), "")
         elif p.is_file():
             out.files.append((p, p.name))
+            if p.is_symlink():  # named by the user: followed
+                out.symlinks.add(p)
         else:
             raise InvalidInput(f"{display_name(str(raw))}: not a regular file")
     return out
@@ -94,6 +99,7 @@ def _walk(
                 continue
             if target.is_file():
                 out.files.append((path, rel))
+                out.symlinks.add(path)
             else:
                 out.refused.append((str(path), "symlink to something that is not a regular file"))
             continue
