@@ -7,9 +7,9 @@ is committed here: the caller commits every staged blob, or discards them all.
 
 Big ingests fan out to a pool of processes sized to the machine (see ``_pool_context``); the
 calling process takes chunks too (from the end of the queue, while the workers start up and take
-them from the front), so a small ingest never waits for a pool. A refusal stops the other workers at their next file,
-and every staged file of the call is discarded before the refusal is raised. This module imports
-no database code, so workers start quickly.
+them from the front), so a small ingest never waits for a pool. A refusal stops the other workers
+at their next file, and every staged file of the call is discarded before the refusal is raised.
+This module imports no database code, so workers start quickly.
 """
 
 from __future__ import annotations
@@ -221,9 +221,7 @@ def _stage_source(
             raise InvalidInput("not a regular file")
         if st.st_size > max_bytes:
             raise LimitExceeded(f"{st.st_size} bytes is over the limit of {max_bytes}")
-        name = src.name
-        dot = name.rfind(".")
-        suffix = name[dot:].lower()[:16] if 0 < dot < len(name) - 1 else ""  # as Path.suffix
+        suffix = src.suffix.lower()[:16]
         stage_bytes = getattr(blobs, "stage_bytes", None)
         if stage_bytes is not None and st.st_size <= min(IN_MEMORY_BYTES, max_bytes):
             # Plain reads on the descriptor (no file object): the bytes are all we need.
@@ -264,7 +262,7 @@ def _read_upto(fd: int, n: int, expected: int | None = None) -> bytes:
 
 # (position in the call, file, its name as listed, its checked catalog name or why it has none,
 # whether it was listed as a symlink, which staging may follow)
-Item = tuple[int, Path, str, "str | ReelforgeError", bool]  # ..., and whether it may be followed
+Item = tuple[int, Path, str, "str | ReelforgeError", bool]
 Outcome = tuple[int, "Staged | ReelforgeError"]
 
 
@@ -452,7 +450,7 @@ def _single_threaded() -> bool:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    """How the workers start. A process with one thread (``reelforge add``, a script) forks them:
+    """How the workers start. A process with one Python thread (``reelforge add``, a script) forks them:
     they have its modules already, and start in milliseconds rather than the half second a fresh
     interpreter takes to import them, which is a fifth of the checks of 5,000 small files on 2 cores.
     With other Python threads (a progress bar, a web server, a job runner) a fork could copy a lock
