@@ -169,9 +169,9 @@ def test_rows_commit_only_once_the_blobs_are_durable(tmp_path: Path, monkeypatch
     real = LocalBlobStore.sync_placed
     seen: list[int] = []
 
-    def sync_placed(self: LocalBlobStore, placed: object) -> object:
+    def sync_placed(self: LocalBlobStore, placed: object, **kw: object) -> object:
         # Meanwhile the rows are being inserted; none may be visible before this returns.
-        out = real(self, placed)  # type: ignore[arg-type]
+        out = real(self, placed, **kw)  # type: ignore[arg-type]
         time.sleep(0.3)  # a slow disk: rows that did not wait would be committed by now
         seen.append(len(s.assets.list()))
         return out
@@ -186,7 +186,7 @@ def test_a_failed_sync_commits_no_row(tmp_path: Path, monkeypatch: pytest.Monkey
     src = _folder_of_jpegs(tmp_path / "in", 40)
     s = Studio.init(tmp_path / "studio")
 
-    def broken(self: LocalBlobStore, placed: object) -> object:
+    def broken(self: LocalBlobStore, placed: object, **kw: object) -> object:
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(LocalBlobStore, "sync_placed", broken)

@@ -7,6 +7,7 @@ the serial-work threshold (a real ingest only starts one when the work is worth 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -280,3 +281,57 @@ def test_a_chunk_goes_to_the_first_process_that_claims_it(tmp_path: Path, monkey
     assert got is not None and isinstance(got[0][1], staging.Staged)
     assert not staging._claim(claims, 0)  # and nobody takes chunk 0 again
     got[0][1].discard()
+
+
+def _record_place(log: Path) -> object:
+    from reelforge.storage.local import LocalBlobStore
+
+    real = LocalBlobStore.place_staged
+
+    def place_staged(self: LocalBlobStore, path: str, sha256: str, size: int) -> tuple[str, bool]:
+        with open(log, "a", encoding="ascii") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(self, path, sha256, size)
+
+    return place_staged
+
+
+@pytest.mark.usefixtures("force_pool")
+def test_the_workers_rename_the_blobs_under_their_hashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reelforge.storage.local import LocalBlobStore
+
+    src = _corpus(tmp_path / "in", n=30)
+    s = Studio.init(tmp_path / "studio")
+    log = tmp_path / "placed-by"
+    monkeypatch.setattr(LocalBlobStore, "place_staged", _record_place(log))  # forked workers have it too
+    report = s.assets.add([src], workers=2)
+    assert len(report.added) == 32 and len(report.duplicates) == 1
+    pids = log.read_text(encoding="ascii").split()
+    # Every blob (and thumbnail) once, none by this process: it wrote the rows meanwhile.
+    assert len(pids) == len({a.sha256 for a in s.assets.list()} | {a.thumb_sha256 for a in s.assets.list()}) + 1
+    assert str(os.getpid()) not in pids
+    assert not list(s.blobs.tmp.iterdir()) and s.fsck().clean and not s.fsck().unreferenced  # type: ignore[attr-defined]
+
+
+def _place_one_then_fail(blobs: list[tuple[str, str, int]]) -> list[tuple[str, bool]]:
+    staging._WORKER["blobs"].place_staged(*blobs[0])  # some placed already when it fails
+    if os.environ.get("RF_TEST_PLACE_FAILURE") == "die":
+        os._exit(1)  # the pool breaks
+    raise OSError(5, "Input/output error")
+
+
+@pytest.mark.usefixtures("force_pool")
+@pytest.mark.parametrize("failure", ["raise", "die"])
+def test_blobs_a_worker_failed_to_place_are_placed_by_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, failure: str,
+) -> None:
+    src = _corpus(tmp_path / "in", n=30)
+    serial = Studio.init(tmp_path / "serial")
+    serial.assets.add([src], workers=1)
+    s = Studio.init(tmp_path / "studio")
+    monkeypatch.setenv("RF_TEST_PLACE_FAILURE", failure)
+    monkeypatch.setattr(staging, "_worker_place", _place_one_then_fail)
+    report = s.assets.add([src], workers=2)
+    assert len(report.added) == 32 and _described(s) == _described(serial)
+    assert any("failed to place blobs" in r.message for r in caplog.records)
+    assert not list(s.blobs.tmp.iterdir()) and s.fsck().clean and not s.fsck().unreferenced  # type: ignore[attr-defined]

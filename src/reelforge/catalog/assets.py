@@ -14,6 +14,7 @@ import base64
 import fnmatch
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from reelforge.catalog.exports import export_assets
 from reelforge.catalog.staging import (
     IngestProgress,
     Staged,
+    WorkerPlacer,
     default_workers,
     display_name,
     gc_paused,
@@ -171,17 +173,18 @@ class AssetService:
             staged = stage_files(
                 self.blobs, files, self.settings.limits, safe_name, skip_invalid=skip_invalid,
                 workers=plan_workers(files, sizes, workers or default_workers()), progress=tick, sizes=sizes,
-                defer_thumbnails=defer_thumbnails, followable=got.symlinks,
+                defer_thumbnails=defer_thumbnails, followable=got.symlinks, keep_workers=True,
             )
-            report.rejected.extend(staged.rejected)
             pending = staged.staged
             try:
+                report.rejected.extend(staged.rejected)
                 if asset_id is not None and pending:
                     pending[0].asset_id = asset_id
                 total = sum(sizes)
                 tick(IngestProgress(len(files), len(files), total, total, "committing"))
-                self._commit(pending, proj.id, tags, meta or {}, created_by_job, report)
+                self._commit(pending, proj.id, tags, meta or {}, created_by_job, report, staged.placer)
             finally:
+                staged.close()  # the workers first: none may still be placing what is discarded here
                 for p in pending:
                     p.discard()  # no-op for what was committed; the rest leaves staging
         if progress:
@@ -196,6 +199,7 @@ class AssetService:
         meta: dict[str, Any],
         created_by_job: str | None,
         report: IngestReport,
+        placer: WorkerPlacer | None = None,
     ) -> None:
         if not pending:
             return
@@ -212,14 +216,26 @@ class AssetService:
                     b.commit()
             self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, lambda: None)
             return
-        # Local files: renamed and then synced in a thread (system calls, which release the GIL)
-        # while the rows are built and inserted here; the transaction commits only once the sync
-        # has returned, so a row never points at bytes a crash could lose.
-        def place_and_sync() -> object:
-            return self.blobs.sync_placed(place_many(blobs))  # type: ignore[attr-defined]
+        # Local files: renamed under their hashes and made durable while the rows are built and
+        # inserted here; the transaction commits only once that is done, so a row never points at
+        # bytes a crash could lose. A big batch is renamed in the ingest's worker processes where it
+        # had them (``placer``), else here first, and then synced by one syncfs in a thread: renames
+        # in that thread would contend with the rows for the interpreter's lock. A small one is
+        # renamed and fsynced file by file in the thread (fsync releases the lock for its wait).
+        batch = self.blobs.batches(len(blobs))  # type: ignore[attr-defined]
+        if placer is not None and not batch:
+            placer.close()  # of no use for this commit
+            placer = None
 
+        def place_and_sync() -> object:
+            placed = place_many(blobs, rename=placer.rename if placer is not None else None)
+            return self.blobs.sync_placed(placed, stat=False)  # type: ignore[attr-defined]
+
+        sync: Callable[[], object] = place_and_sync
+        if batch and placer is None:
+            sync = partial(self.blobs.sync_placed, place_many(blobs), stat=False)  # type: ignore[attr-defined]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelforge-blob-sync") as pool:
-            durable = pool.submit(place_and_sync)
+            durable = pool.submit(sync)
             self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, durable.result)
 
     def _write_rows_retrying(

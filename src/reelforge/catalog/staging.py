@@ -3,7 +3,8 @@
 Each file is opened without following a symlink swapped in since it was listed, streamed into the
 blob store's staging area while hashed, and validated there (what we check is exactly what we
 keep), in one cheap decode that also gives the thumbnail (``media.probe_with_thumbnail``). Nothing
-is committed here: the caller commits every staged blob, or discards them all.
+is committed here: the caller commits every staged blob, or discards them all (a parallel staging
+may hand the caller its worker processes, which rename the blobs at the commit: ``WorkerPlacer``).
 
 Big ingests fan out to a pool of processes sized to the machine (see ``_pool_context``); the
 calling process takes chunks too (from the end of the queue, while the workers start up and take
@@ -142,6 +143,61 @@ class IngestProgress:
 class StageResult:
     staged: list[Staged] = field(default_factory=list)  # in the order the files were given
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (path, why), with skip_invalid
+    # The worker processes of a parallel staging, kept to rename the blobs under their hashes at
+    # the commit (``place_many``'s ``rename``); None when there are none. ``close`` stops them.
+    placer: WorkerPlacer | None = None
+
+    def close(self) -> None:
+        if self.placer is not None:
+            self.placer.close()
+            self.placer = None
+
+
+class WorkerPlacer:
+    """Renames staged blobs under their hashes in the pool's worker processes: at the commit of
+    thousands of small files the renames take as long as writing their rows, and in a thread of
+    this process they would contend with that work for the interpreter's lock."""
+
+    def __init__(self, pool: cf.ProcessPoolExecutor, workers: int) -> None:
+        self.pool, self.workers = pool, workers
+        self.closed = False
+
+    def rename(self, blobs: Sequence[Any]) -> list[tuple[str, bool]]:
+        """``LocalBlobStore.place_staged`` for each blob, the work shared by the workers. The parts
+        of workers that failed (an I/O error, a broken pool) are done here, once every worker has
+        stopped: what they had placed already is found intact and kept."""
+        size = -(-len(blobs) // self.workers)
+        parts = [blobs[i : i + size] for i in range(0, len(blobs), size)]
+        futures: list[cf.Future[list[tuple[str, bool]]] | None] = []
+        for part in parts:
+            try:
+                futures.append(self.pool.submit(_worker_place, [(str(b.path), b.sha256, b.size) for b in part]))
+            except cf.BrokenExecutor:  # a worker died since the checks: done below
+                futures.append(None)
+        got: list[list[tuple[str, bool]] | None] = []
+        failed: BaseException | None = None
+        for fut in futures:
+            try:
+                got.append(fut.result() if fut is not None else None)
+            except (OSError, cf.BrokenExecutor) as exc:
+                failed = failed or exc
+                got.append(None)
+        if any(g is None for g in got):
+            # A broken pool fails its futures before it stops its workers: one may still be renaming.
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.closed:  # the caller gave up (and discards what is left): nothing more here
+                raise RuntimeError("ingest was stopped while its blobs were being placed")
+            log.warning("ingest workers failed to place blobs (%s); placing them in this process",
+                        type(failed).__name__ if failed is not None else "BrokenProcessPool")
+        out: list[tuple[str, bool]] = []
+        for part, placed in zip(parts, got, strict=True):
+            out.extend(placed if placed is not None else
+                       [b.store.place_staged(str(b.path), b.sha256, b.size) for b in part])
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def stage_one(
@@ -351,6 +407,11 @@ def _worker_chunk(index: int, items: Sequence[Item], skip_invalid: bool) -> list
                       _WORKER["defer"])
 
 
+def _worker_place(blobs: Sequence[tuple[str, str, int]]) -> list[tuple[str, bool]]:
+    store = _WORKER["blobs"]
+    return [store.place_staged(path, sha, size) for path, sha, size in blobs]
+
+
 def default_workers() -> int:
     """Processes for a big ingest: the CPUs this process may run on."""
     try:
@@ -406,13 +467,16 @@ def stage_files(
     sizes: Sequence[int] | None = None,
     defer_thumbnails: bool = False,
     followable: Collection[Path] = (),
+    keep_workers: bool = False,
 ) -> StageResult:
     """Stage every file (see the module docstring). Raises the first refusal, in the files' order
     as far as it is known, unless ``skip_invalid``; then nothing of this call is left in staging.
     Where the store commits batches (``commit_many``, which makes them durable), the staged bytes
     are not fsynced here. ``sizes``: the files' sizes, if the caller has them (for progress).
     ``followable``: the files listed as symlinks (``walk.collect``); any other file that is a
-    symlink when it is opened is refused."""
+    symlink when it is opened is refused. ``keep_workers``: where the files were checked by worker
+    processes and the store places blobs (``place_many``), the result keeps them as its ``placer``
+    for the commit; the caller must ``close()`` the result."""
     sizes = list(sizes) if sizes is not None else [_size(src) for src, _ in files]
     items: list[Item] = [(i, src, raw, _named(check_name, raw), src in followable)
                          for i, (src, raw) in enumerate(files)]
@@ -434,8 +498,10 @@ def stage_files(
             raise
         return _result(outcomes, files, skip_invalid)
     chunks = _chunks(items, sizes, workers)
+    # Only where a commit renames a batch and then syncs it once (see LocalBlobStore.place_many).
+    keep = keep_workers and hasattr(blobs, "place_many") and sys.platform.startswith("linux")
     return _stage_parallel(blobs, chunks, files, limits, skip_invalid, min(workers, len(chunks)), tracker,
-                           defer_thumbnails)
+                           defer_thumbnails, keep)
 
 
 # What a worker imports, loaded once by the fork server rather than by every worker.
@@ -479,6 +545,7 @@ def _stage_parallel(
     workers: int,
     tracker: _Tracker,
     defer_thumbnails: bool = False,
+    keep_workers: bool = False,
 ) -> StageResult:
     ctx = _pool_context()
     stop = ctx.Event()
@@ -578,7 +645,8 @@ def _stage_parallel(
         pool.shutdown(wait=True, cancel_futures=True)
         _discard_all(results, futures)
         raise
-    pool.shutdown(wait=True, cancel_futures=True)
+    if refused or broken or not keep_workers:
+        pool.shutdown(wait=True, cancel_futures=True)
     if refused:
         _discard_all(results, futures)  # the call is refused as a whole: nothing stays staged
         first = min((o for got in results if got for o in got if isinstance(o[1], ReelforgeError)),
@@ -587,7 +655,14 @@ def _stage_parallel(
     outcomes: list[Outcome] = []
     for got in results:
         outcomes.extend(got or [])
-    return _result(outcomes, files, skip_invalid)
+    try:
+        result = _result(outcomes, files, skip_invalid)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    if keep_workers and not broken:
+        result.placer = WorkerPlacer(pool, workers)
+    return result
 
 
 def _refused(got: Sequence[Outcome], skip_invalid: bool) -> bool:

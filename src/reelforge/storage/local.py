@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -180,25 +180,12 @@ class LocalStaged:
         return BlobInfo(self.sha256, self.size, os.stat(final).st_mtime)
 
     def _place(self) -> tuple[str, bool]:
-        """Move the (already durable) staged bytes under their hash; True when a rename happened.
-        (String paths: ingest places thousands of blobs per commit, and pathlib costs more than
-        the rename.)"""
+        """Move the staged bytes under their hash; True when a rename happened."""
         if self._done:
             raise RuntimeError("staged blob already committed or discarded")
-        self._done = True
-        final = self.store._spath(self.sha256)
-        if self.store._intact(final, self.sha256, self.size):
-            # Dedup: same content already stored.
-            self.path.unlink(missing_ok=True)
-            return final, False
-        # New content, or the stored copy rotted (bit flips, truncation): the staged bytes
-        # hash to the name, so they repair it.
-        try:
-            os.replace(self.path, final)
-        except FileNotFoundError:  # its folder is not there yet (see prepare)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.replace(self.path, final)
-        return final, True
+        placed = self.store.place_staged(str(self.path), self.sha256, self.size)
+        self._done = True  # only now: had it failed, discard would still remove the staged file
+        return placed
 
     def prepare(self) -> None:
         """Create the folder the blob will be committed into. Ingest workers call this while
@@ -302,8 +289,44 @@ class LocalBlobStore:
         thread while it writes the rows, and commits them after it returns)."""
         return self.sync_placed(self.place_many(staged))
 
-    def place_many(self, staged: Sequence[LocalStaged]) -> PlacedBatch:
+    def place_staged(self, path: str, sha256: str, size: int) -> tuple[str, bool]:
+        """Move bytes staged at ``path`` (which hash to ``sha256``) under their hash: the final
+        path, and True when a rename happened. Any process may do it (ingest's workers do, see
+        ``place_many``). String paths: ingest places thousands of blobs per commit, and pathlib
+        costs more than the rename."""
+        final = self._spath(sha256)
+        if self._intact(final, sha256, size):
+            # Dedup: same content already stored (or placed by an attempt that then failed).
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return final, False
+        # New content, or the stored copy rotted (bit flips, truncation): the staged bytes
+        # hash to the name, so they repair it.
+        try:
+            os.replace(path, final)
+        except FileNotFoundError:  # its folder is not there yet (see prepare)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            try:
+                os.replace(path, final)
+            except FileNotFoundError:
+                if not self._intact(final, sha256, size):
+                    raise
+                return final, False  # another process placed these very bytes meanwhile
+        return final, True
+
+    def batches(self, count: int) -> bool:
+        """Whether ``place_many`` renames ``count`` blobs first and then syncs them all at once
+        (else it fsyncs each before its rename)."""
+        return count >= _SYNCFS_FROM and sys.platform.startswith("linux")
+
+    def place_many(
+        self, staged: Sequence[LocalStaged],
+        rename: Callable[[Sequence[LocalStaged]], list[tuple[str, bool]]] | None = None,
+    ) -> PlacedBatch:
         """Rename a batch under its hashes; not durable until ``sync_placed`` returns.
+        ``rename``: where a big batch's renames are done instead of here, giving what
+        ``place_staged`` gives for each (ingest's worker processes do them while this process
+        writes the rows); a small batch is always renamed here, each file fsynced first.
 
         A big batch is renamed first and then made durable by one syncfs(2), data and renames
         together. A crash before that returns can leave a blob whose name is durable but whose bytes
@@ -311,21 +334,27 @@ class LocalBlobStore:
         later write of the same content finds it not intact (size and hash are checked) and
         replaces it, and gc removes it otherwise. A small batch fsyncs each file before its rename."""
         todo = [s for s in staged if not s._done]
-        batch = len(todo) >= _SYNCFS_FROM and sys.platform.startswith("linux")
+        batch = self.batches(len(todo))
         if not batch:
             for s in todo:
                 if not s.synced:
                     _fsync_file(s.path)
                     s.synced = True
-        placed = _place_all(todo)
+        if batch and rename is not None and todo:
+            placed = rename(todo)
+            for s in todo:  # only now: had the renames failed, discard would still remove the rest
+                s._done = True
+        else:
+            placed = _place_all(todo)
         # Every folder, and the copies found already there: another writer may have renamed them
         # without syncing them yet (see commit).
         folders = sorted({os.path.dirname(final) for final, _ in placed})
         found = [final for final, renamed in placed if not renamed]
         return PlacedBatch(list(staged), todo, folders, batch, found)
 
-    def sync_placed(self, placed: PlacedBatch) -> list[BlobInfo]:
-        """Make a placed batch durable (system calls only: fine in a thread of its own)."""
+    def sync_placed(self, placed: PlacedBatch, *, stat: bool = True) -> list[BlobInfo]:
+        """Make a placed batch durable (system calls only: fine in a thread of its own); with
+        ``stat=False`` nothing is returned (a stat per blob, for callers that need no BlobInfo)."""
         if placed.batch and _syncfs(self.root):
             for s in placed.todo:
                 s.synced = True
@@ -338,6 +367,8 @@ class LocalBlobStore:
                 _fsync_file(Path(final))
             for folder in placed.folders:
                 _fsync_dir(Path(folder))
+        if not stat:
+            return []
         return [BlobInfo(s.sha256, s.size, os.stat(self._spath(s.sha256)).st_mtime) for s in placed.staged]
 
     def stage_file(self, path: Path, max_bytes: int | None = None) -> LocalStaged:
