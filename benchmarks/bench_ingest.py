@@ -164,6 +164,20 @@ def build_corpus(root: Path, n_stills: int, n_clips: int, n_small: int, jobs: in
     return {name: sorted(folder.iterdir()) for name, folder in folders.items()}
 
 
+def create_cost(folder: Path, n: int = 500) -> float:
+    """Microseconds to create an empty file in a new folder here (the files are left in place:
+    deleting them would slow what follows). ext4 without a journal (this machine's root file
+    system) passes over inodes freed in the last minutes one by one when it allocates one, so
+    after a big deletion (a previous run's clean-up, a pip install in /tmp) each file created
+    costs ~0.8 ms of kernel time instead of ~30 us: both sides of the comparison slow down and
+    the ratio says little. The report shows this figure; rerun when it is high."""
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    for i in range(n):
+        os.close(os.open(folder / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    return (time.perf_counter() - t0) / n * 1e6
+
+
 def warm(files: list[Path]) -> None:
     """Read every file once so both contestants start from the same (warm) page cache."""
     for f in files:
@@ -384,6 +398,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         sets = build_corpus(work / "corpus", n_stills, n_clips, args.small, args.gen_jobs)
         sizes = {name: [f.stat().st_size for f in files] for name, files in sets.items()}
         warm([f for files in sets.values() for f in files])
+        create_us = [create_cost(work / "create-probe" / "before")]
 
         results: dict[str, dict[str, Any]] = {}
         pool_start = ""
@@ -400,8 +415,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             repeat = args.small_repeat if name == "small JPEGs" else args.repeat
             for r in range(repeat):
                 dest = work / "copies" / f"{slug}-{r}"
-                # Nothing is deleted until the end: on this disk (mounted with discard) a deletion of
-                # thousands of files stalls the writes that follow it, whichever side runs next.
+                # Nothing is deleted until the end: after a deletion of thousands of files, creating
+                # files can cost 20x as much for minutes (see create_cost), whichever side runs next.
                 b = baseline(files, dest)
                 best_b = b if best_b is None or b.total < best_b.total else best_b
                 subprocess.run(["sync"], check=True)  # the copies' writeback must not bill reelforge
@@ -428,6 +443,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                              "sha": best_b.sha, "baseline": best_b.total, "reelforge": best_rf,
                              "phases": best_phases, "runs": runs}
 
+        create_us.append(create_cost(work / "create-probe" / "after"))
+        log(f"creating an empty file: {create_us[0]:.0f} us before the runs, {create_us[1]:.0f} us after")
         stills = sets["stills"]
         samples = {
             "PNG stills": [f for f in stills if f.suffix == ".png"][:: args.profile_every],
@@ -463,7 +480,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "sets": results, "steps": {k: vars(v) for k, v in steps.items()}, "jobs_queued": jobs,
         "floor_ms": floor, "derived_s": derived, "repeat": args.repeat, "small_repeat": args.small_repeat,
-        "pool_start": pool_start,
+        "pool_start": pool_start, "create_us": create_us,
         "sizes_mb": {name: [round(mb(s), 4) for s in v] for name, v in sizes.items()},
     }
 
@@ -562,10 +579,16 @@ catalog row or progress; reelforge's own time is {ratio["small JPEGs"] / floor_r
         rest = small_set["reelforge"] - phases["check"] - phases["commit"]
         phase_note = f"""
 The best small-JPEG run's {small_set["reelforge"]:.2f} s: {phases["check"]:.2f} s checking the files in the pool (its
-start included, {small_set["files"] / phases["check"]:,.0f} files/s), {phases["commit"]:.2f} s committing them (renames and
-the syncfs in a thread while the rows are inserted), {rest:.2f} s the rest (listing and sizing the files, queueing
+start included, {small_set["files"] / phases["check"]:,.0f} files/s), {phases["commit"]:.2f} s committing them (the workers'
+renames and a syncfs while the rows are inserted), {rest:.2f} s the rest (listing and sizing the files, queueing
 jobs). The commit alone is {phases["commit"] / small_set["baseline"]:.1f}× the baseline's whole time.
 """
+    create_us = res.get("create_us")
+    create_note = ""
+    if create_us:
+        create_note = f""" Creating an empty file in the work folder took {create_us[0]:.0f} µs before the
+runs and {create_us[1]:.0f} µs after them (this ext4 has no journal and passes over recently freed inodes one by
+one, so after a big deletion it costs ~0.8 ms for minutes: figures taken then mean little)."""
     spread_note = ""
     runs = sets["small JPEGs"].get("runs") or []
     if len(runs) > 1:
@@ -576,7 +599,7 @@ jobs). The commit alone is {phases["commit"] / small_set["baseline"]:.1f}× the 
 How much one run says: the small JPEGs' {len(runs)} pairs took {min(base_s):.2f}-{max(base_s):.2f} s (baseline) and
 {min(rf_s):.2f}-{max(rf_s):.2f} s (reelforge); each pair's own ratio ranged {paired[0]:.2f}-{paired[-1]:.2f}× (median
 {statistics.median(paired):.2f}×). The disk and the 2 cores are shared with other machines' work, and `cp` of 5,000
-files swings most; the table takes each side's best.
+files swings most; the table takes each side's best.{create_note}
 """
     pool_desc = {
         "fork": "forked from the benchmark's process, which runs one Python thread",
@@ -600,8 +623,8 @@ a keyframe every 24 or every 240 frames ({min(clip_mb):.0f}-{max(clip_mb):.0f} M
 `sha256sum` of the copies (two subprocesses). reelforge: `Studio.ingest(folder)`, what
 `reelforge add FOLDER` runs: each file read whole (up to 8 MiB; bigger ones streamed) into staging
 while hashing, sniff and limits, validating decode and thumbnail or poster frame from those bytes, in a
-pool of processes; then blobs renamed under their hashes and made durable by one syncfs while the
-rows are inserted, the rows committed once it returns, derived jobs queued (this run: {jobs}; they run later on a worker, not here). Both
+pool of processes; then blobs renamed under their hashes (by the pool's processes) and made durable by
+one syncfs while the rows are inserted, the rows committed once it returns, derived jobs queued (this run: {jobs}; they run later on a worker, not here). Both
 run warm-cache (files just written and read once), {res.get("repeat", 1)} times per set ({res.get("small_repeat", res.get("repeat", 1))} for the small JPEGs), alternating,
 each reelforge run into a fresh SQLite studio; the best time of each side counts. `cp` leaves its data in the page cache while
 reelforge's blobs are durable before their rows: the `sync` column is the flush after `cp`, shown
