@@ -493,12 +493,20 @@ def _row(name: str, r: dict[str, float], before: dict[str, Any] | None) -> list[
     row: list[object] = [
         name, int(files), fmt(mb(nbytes), 0),
         fmt(base_s, 2), fmt(mb(nbytes) / base_s, 0), fmt(files / base_s, 0), fmt(r["sync"], 2),
-        fmt(rf_s, 2), fmt(mb(nbytes) / rf_s, 0), fmt(files / rf_s, 1), f"{rf_s / base_s:.2f}×",
+        fmt(rf_s, 2), fmt(mb(nbytes) / rf_s, 0), fmt(files / rf_s, 1), f"{rf_s / base_s:.2f}×", _pairs(r),
     ]
     if before is not None:
         old = before["sets"].get(name)
         row.append(f"{old['reelforge'] / old['baseline']:.2f}×" if old else "")
     return row
+
+
+def _pairs(r: dict[str, Any]) -> str:
+    """Each pair's own ratio (a baseline run and the reelforge run after it): median and range."""
+    ratios = sorted(rf / base for base, rf in r.get("runs") or [])
+    if len(ratios) < 2:
+        return ""
+    return f"{statistics.median(ratios):.2f}× ({ratios[0]:.2f}-{ratios[-1]:.2f})"
 
 
 TARGETS = {"stills": 2.0, "clips, 1-s GOP": 2.0, "clips, 10-s GOP": 2.0, "small JPEGs": 3.0}
@@ -507,16 +515,17 @@ TARGETS = {"stills": 2.0, "clips, 1-s GOP": 2.0, "clips, 10-s GOP": 2.0, "small 
 def report(res: dict[str, Any], before: dict[str, Any] | None, profile_every: int, before_label: str) -> str:
     sets = res["sets"]
     headers = ["set", "files", "MB", "baseline s", "baseline MB/s", "baseline files/s", "(sync s)",
-               "reelforge s", "reelforge MB/s", "reelforge files/s", "reelforge / baseline"]
+               "reelforge s", "reelforge MB/s", "reelforge files/s", "target", "reelforge / baseline",
+               "each pair: median (range)"]
+    at_target = headers.index("target")
     if before is not None:
         headers.append("before: reelforge / baseline")
     rows = [_row(name, r, before) for name, r in sets.items()]
     for row, name in zip(rows, sets, strict=True):
-        row.insert(len(headers) - (2 if before is not None else 1), f"≤ {TARGETS[name]:g}×")
-    headers.insert(len(headers) - (1 if before is not None else 0) - 1, "target")
+        row.insert(at_target, f"≤ {TARGETS[name]:g}×")
     total = {k: sum(r[k] for r in sets.values()) for k in ("files", "bytes", "baseline", "sync", "reelforge")}
     all_row = _row("all", total, None)
-    all_row.insert(len(all_row) - 1, "")
+    all_row.insert(at_target, "")
     if before is not None:
         old = before["sets"].values()
         all_row.append(f"{sum(r['reelforge'] for r in old) / sum(r['baseline'] for r in old):.2f}×")
@@ -626,7 +635,8 @@ while hashing, sniff and limits, validating decode and thumbnail or poster frame
 pool of processes; then blobs renamed under their hashes (by the pool's processes) and made durable by
 one syncfs while the rows are inserted, the rows committed once it returns, derived jobs queued (this run: {jobs}; they run later on a worker, not here). Both
 run warm-cache (files just written and read once), {res.get("repeat", 1)} times per set ({res.get("small_repeat", res.get("repeat", 1))} for the small JPEGs), alternating,
-each reelforge run into a fresh SQLite studio; the best time of each side counts. `cp` leaves its data in the page cache while
+each reelforge run into a fresh SQLite studio; the best time of each side counts (the next column gives
+each pair's own ratio: one lucky `cp` sets the best baseline). `cp` leaves its data in the page cache while
 reelforge's blobs are durable before their rows: the `sync` column is the flush after `cp`, shown
 for reference and not counted in the baseline. MB = 10^6 bytes.
 {before_note}
