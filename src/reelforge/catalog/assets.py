@@ -14,7 +14,6 @@ import base64
 import fnmatch
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -222,18 +221,14 @@ class AssetService:
         # had them (``placer``), else here first, and then synced by one syncfs in a thread: renames
         # in that thread would contend with the rows for the interpreter's lock. A small one is
         # renamed and fsynced file by file in the thread (fsync releases the lock for its wait).
-        batch = self.blobs.batches(len(blobs))  # type: ignore[attr-defined]
-        if placer is not None and not batch:
-            placer.close()  # of no use for this commit
-            placer = None
+        rename = placer.rename if placer is not None else None
+        here = rename is None and self.blobs.batches(len(blobs))  # type: ignore[attr-defined]
+        placed = place_many(blobs) if here else None
 
-        def place_and_sync() -> object:
-            placed = place_many(blobs, rename=placer.rename if placer is not None else None)
-            return self.blobs.sync_placed(placed, stat=False)  # type: ignore[attr-defined]
+        def sync() -> object:
+            batch = placed if placed is not None else place_many(blobs, rename=rename)
+            return self.blobs.sync_placed(batch, stat=False)  # type: ignore[attr-defined]
 
-        sync: Callable[[], object] = place_and_sync
-        if batch and placer is None:
-            sync = partial(self.blobs.sync_placed, place_many(blobs), stat=False)  # type: ignore[attr-defined]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reelforge-blob-sync") as pool:
             durable = pool.submit(sync)
             self._write_rows_retrying(pending, project_id, tags, meta, created_by_job, report, durable.result)

@@ -645,7 +645,8 @@ def _stage_parallel(
         pool.shutdown(wait=True, cancel_futures=True)
         _discard_all(results, futures)
         raise
-    if refused or broken or not keep_workers:
+    keep = keep_workers and not refused and not broken
+    if not keep:
         pool.shutdown(wait=True, cancel_futures=True)
     if refused:
         _discard_all(results, futures)  # the call is refused as a whole: nothing stays staged
@@ -660,7 +661,7 @@ def _stage_parallel(
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    if keep_workers and not broken:
+    if keep:
         result.placer = WorkerPlacer(pool, workers)
     return result
 
